@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from './errors.js';
+import { requireAdmin } from './caller.js';
+import type { BackendContext } from './context.js';
+import { quoteIdent } from './db/postgrest.js';
+import type { Queryable } from './db/types.js';
+import { VERSION } from '../version.js';
+
+/** Everything about the public tables in one round trip, as JSON built by Postgres itself. */
+const TABLES_METADATA_SQL = `
+SELECT c.relname AS "tableName",
+       c.relrowsecurity AS "rlsEnabled",
+       coalesce((SELECT json_agg(json_build_object(
+                  'columnName', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                  'isNullable', NOT a.attnotnull, 'defaultValue', pg_get_expr(d.adbin, d.adrelid),
+                  'isPrimaryKey', coalesce(a.attnum = ANY(pk.conkey), false)) ORDER BY a.attnum)
+                 FROM pg_attribute a
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
+       coalesce((SELECT json_agg(a.attname ORDER BY k.i)
+                 FROM unnest(pk.conkey) WITH ORDINALITY AS k(n, i)
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.n), '[]') AS "primaryKey",
+       coalesce((SELECT json_agg(json_build_object(
+                  'constraintName', f.conname,
+                  'columns', (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(f.conkey) WITH ORDINALITY AS k(n, i)
+                               JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.n),
+                  'referenceTable', rc.relname,
+                  'referenceColumns', (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(f.confkey) WITH ORDINALITY AS k(n, i)
+                               JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.n),
+                  'onDelete', CASE f.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END,
+                  'onUpdate', CASE f.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END))
+                 FROM pg_constraint f JOIN pg_class rc ON rc.oid = f.confrelid
+                WHERE f.conrelid = c.oid AND f.contype = 'f'), '[]') AS "foreignKeys",
+       coalesce((SELECT json_agg(json_build_object(
+                  'policyName', p.policyname, 'command', p.cmd, 'roles', p.roles,
+                  'permissive', p.permissive, 'using', p.qual, 'withCheck', p.with_check) ORDER BY p.policyname)
+                 FROM pg_policies p WHERE p.schemaname = n.nspname AND p.tablename = c.relname), '[]') AS policies
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND ($1::text IS NULL OR c.relname = $1)
+ORDER BY c.relname`;
+
+const INDEXES_SQL = `
+SELECT i.indexname AS "indexName", i.indexdef AS definition, ix.indisunique AS "isUnique", ix.indisprimary AS "isPrimary"
+FROM pg_indexes i
+JOIN pg_class ic ON ic.relname = i.indexname
+JOIN pg_namespace n ON n.oid = ic.relnamespace AND n.nspname = i.schemaname
+JOIN pg_index ix ON ix.indexrelid = ic.oid
+WHERE i.schemaname = 'public' AND i.tablename = $1
+ORDER BY i.indexname`;
+
+const FUNCTIONS_SQL = `
+SELECT p.proname AS name, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS returns
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.prokind = 'f'
+ORDER BY p.proname`;
+
+export interface TableMetadata {
+  tableName: string;
+  rlsEnabled: boolean;
+  columns: { columnName: string; type: string; isNullable: boolean; defaultValue: string | null; isPrimaryKey: boolean }[];
+  primaryKey: string[];
+  foreignKeys: unknown[];
+  policies: unknown[];
+}
+
+export const tablesMetadata = (tx: Queryable, table: string | null) => tx.query<TableMetadata>(TABLES_METADATA_SQL, [table]).then((r) => r.rows);
+
+/** Values both drivers return that JSON cannot carry as they are. */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  return value;
+}
+
+interface RawSqlBody {
+  query?: unknown;
+  params?: unknown;
+}
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): void {
+  app.get('/api/health', async () => ({ status: 'ok', version: VERSION, service: 'insforge-mcp embedded backend', database: ctx.db.kind, timestamp: new Date().toISOString() }));
+
+  app.get('/api/metadata', async (req) => {
+    const caller = requireAdmin(req.caller);
+    const [tables, functions] = await ctx.runAs(caller, async (tx) => [await tablesMetadata(tx, null), (await tx.query(FUNCTIONS_SQL)).rows]);
+    return {
+      database: { tables, functions },
+      auth: { providers: ['email'] },
+      storage: { buckets: [] },
+      functions: [],
+      version: VERSION,
+      backend: { kind: 'embedded', database: ctx.db.kind },
+    };
+  });
+
+  app.get('/api/metadata/:table', async (req: FastifyRequest<{ Params: { table: string } }>) => {
+    const caller = requireAdmin(req.caller);
+    const name = req.params.table;
+    const result = await ctx.runAs(caller, async (tx) => {
+      const [meta] = await tablesMetadata(tx, name);
+      if (!meta) return undefined;
+      const indexes = (await tx.query(INDEXES_SQL, [name])).rows;
+      const count = await tx.query<{ n: string | number }>(`SELECT count(*) AS n FROM public.${quoteIdent(name)}`);
+      return { ...meta, indexes, recordCount: Number(count.rows[0]?.n ?? 0) };
+    });
+    if (!result) throw new ApiError(404, 'DATABASE_NOT_FOUND', `table "${name}" not found`, 'List the tables with get-backend-metadata.', { code: '42P01' });
+    return result;
+  });
+
+  app.post('/api/database/advance/rawsql', async (req) => {
+    const caller = requireAdmin(req.caller);
+    const { query, params } = (req.body ?? {}) as RawSqlBody;
+    if (typeof query !== 'string' || !query.trim()) throw new ApiError(400, 'INVALID_INPUT', 'query: Required (a non-empty SQL string)', 'Send {"query": "select 1", "params": []}.');
+    if (params !== undefined && !Array.isArray(params)) throw new ApiError(400, 'INVALID_INPUT', 'params: must be an array', 'Send positional parameters for $1, $2, … as an array.');
+    try {
+      const result = await ctx.runAs(caller, (tx) => (params?.length ? tx.query(query, params) : tx.exec(query)));
+      return { rows: jsonSafe(result.rows), rowCount: result.rowCount, fields: result.fields };
+    } finally {
+      // run-sql may have created, altered or dropped anything
+      ctx.catalog.invalidate();
+    }
+  });
+}

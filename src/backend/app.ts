@@ -1,0 +1,92 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { ApiError, fromPgError, isPgError } from './errors.js';
+import { identifyCaller, type Caller } from './caller.js';
+import type { BackendContext } from './context.js';
+import { PostgrestError } from './db/postgrest.js';
+import { registerRecordRoutes } from './records.js';
+import { registerAdminRoutes } from './admin.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+export interface AppOptions {
+  corsOrigins?: string[];
+  /** Requests per minute per anon key / user / address. */
+  rateLimit: number;
+  /** Requests per minute for the admin key. */
+  adminRateLimit: number;
+  bodyLimit?: number;
+  log?: (msg: string) => void;
+}
+
+/** Turns anything thrown in a route into the seed's envelope. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof PostgrestError) {
+    const kind = err.status === 404 ? 'DATABASE_NOT_FOUND' : err.status === 406 ? 'NOT_ACCEPTABLE' : 'INVALID_INPUT';
+    return new ApiError(err.status, kind, err.message, err.hint ?? 'Fix the query: see the PostgREST grammar in the API docs.', {
+      code: err.code,
+      ...(err.details ? { details: err.details } : {}),
+    });
+  }
+  if (isPgError(err)) return fromPgError(err);
+  const fe = err as FastifyError;
+  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'PAYLOAD_TOO_LARGE', fe.message, 'Send less data per request, e.g. insert in batches.');
+  if (fe?.code?.startsWith('FST_ERR_CTP') || fe?.code === 'FST_ERR_VALIDATION') return new ApiError(400, 'INVALID_INPUT', fe.message, 'Check the request body and Content-Type.');
+  if (fe?.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return new ApiError(fe.statusCode, 'INVALID_INPUT', fe.message);
+  return new ApiError(500, 'INTERNAL_ERROR', 'Internal server error', 'This is a bug in the backend; the server log has the details.');
+}
+
+export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 100 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true } });
+
+  // JSON bodies may be empty (RPC without arguments); anything else malformed is a 400 envelope.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new ApiError(400, 'INVALID_INPUT', 'Request body is not valid JSON', 'Send a JSON object or array with Content-Type: application/json.'), undefined);
+    }
+  });
+
+  await app.register(cors, {
+    origin: opts.corsOrigins && !opts.corsOrigins.includes('*') ? opts.corsOrigins : true,
+    credentials: true,
+    exposedHeaders: ['Content-Range', 'Preference-Applied', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'],
+  });
+
+  // Who is calling is settled before rate limiting, so each key or user has its own budget.
+  app.addHook('onRequest', async (req) => {
+    req.caller = await identifyCaller(req.headers, ctx.keys, ctx.verifyToken);
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    timeWindow: 60_000,
+    max: (req) => (req.caller?.role === 'project_admin' ? opts.adminRateLimit : opts.rateLimit),
+    keyGenerator: (req) => req.caller?.rateKey ?? `ip:${req.ip}`,
+    errorResponseBuilder: (_req, context) =>
+      new ApiError(429, 'TOO_MANY_REQUESTS', `Rate limit exceeded: ${context.max} requests per minute`, `Wait ${Math.ceil(context.ttl / 1000)} s (see Retry-After) and retry.`),
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const apiErr = toApiError(err);
+    if (apiErr.statusCode >= 500 && apiErr.error === 'INTERNAL_ERROR') opts.log?.(`${req.method} ${req.url.split('?')[0]}: ${(err as Error)?.stack ?? String(err)}`);
+    void reply.status(apiErr.statusCode).type('application/json').send(apiErr.toEnvelope());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError(404, 'NOT_FOUND', `Endpoint ${req.method} ${req.url.split('?')[0]} not found`, 'Please check the API documentation for available endpoints.');
+    void reply.status(404).send(e.toEnvelope());
+  });
+
+  registerRecordRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Secrets the backend needs; generated once per data dir and kept there with mode 0600. */
+export interface BackendKeys {
+  apiKey: string;
+  anonKey: string;
+  jwtSecret: string;
+}
+
+export const KEYS_FILE = 'keys.json';
+const LOCK_FILE = 'backend.lock';
+
+export async function ensureDataDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Reads the data dir's keys, creating them on first start. Fixed keys passed in (tests, CI)
+ * win for this run but are not written, so the stored ones still work afterwards.
+ */
+export async function loadKeys(dir: string, fixed: { apiKey?: string; anonKey?: string } = {}): Promise<{ keys: BackendKeys; created: boolean; path: string }> {
+  const path = join(dir, KEYS_FILE);
+  let stored: BackendKeys | undefined;
+  let created = false;
+  try {
+    stored = JSON.parse(await readFile(path, 'utf8')) as BackendKeys;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (!stored?.apiKey || !stored.anonKey || !stored.jwtSecret) {
+    stored = {
+      apiKey: `ik_${randomBytes(24).toString('hex')}`,
+      anonKey: `anon_${randomBytes(24).toString('hex')}`,
+      jwtSecret: randomBytes(48).toString('base64url'),
+    };
+    // 'wx' so two first starts racing cannot both write; the loser re-reads the winner's file.
+    try {
+      await writeFile(path, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      stored = JSON.parse(await readFile(path, 'utf8')) as BackendKeys;
+    }
+  }
+  await chmod(path, 0o600);
+  return {
+    keys: { ...stored, apiKey: fixed.apiKey ?? stored.apiKey, anonKey: fixed.anonKey ?? stored.anonKey },
+    created,
+    path,
+  };
+}
+
+export interface LockOwner {
+  pid: number;
+  url: string;
+  /** Random per lock, so a lock left by an earlier process that had our pid (containers) is seen as stale. */
+  instance?: string;
+}
+
+/** Locks held by this process, by instance id. */
+const heldHere = new Set<string>();
+
+export type LockResult = { acquired: true; release: (url?: string) => Promise<void>; publish: (url: string) => Promise<void> } | { acquired: false; owner: LockOwner };
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * One backend per data dir: PGlite has no locking of its own, and two writers corrupt it.
+ * The lock file holds the owner's pid and, once listening, its URL so others can reuse it.
+ * A lock whose pid is gone is stale and taken over.
+ */
+export async function acquireLock(dir: string): Promise<LockResult> {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      const instance = randomBytes(8).toString('hex');
+      await handle.writeFile(JSON.stringify({ pid: process.pid, url: '', instance }));
+      await handle.close();
+      heldHere.add(instance);
+      const publish = (url: string) => writeFile(path, JSON.stringify({ pid: process.pid, url, instance }), { mode: 0o600 });
+      let released = false;
+      const release = async () => {
+        if (released) return;
+        released = true;
+        heldHere.delete(instance);
+        await rm(path, { force: true });
+      };
+      process.once('exit', () => {
+        if (!released) {
+          rmSync(path, { force: true }); // exit handlers must be synchronous
+        }
+      });
+      return { acquired: true, release, publish };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner: LockOwner | undefined;
+    try {
+      owner = JSON.parse(await readFile(path, 'utf8')) as LockOwner;
+    } catch {
+      owner = undefined; // half-written by a racing starter, or removed meanwhile
+    }
+    const live = owner && (owner.pid === process.pid ? heldHere.has(owner.instance ?? '') : alive(owner.pid));
+    if (owner && live) return { acquired: false, owner };
+    if (!owner) await new Promise((r) => setTimeout(r, 100));
+    else await rm(path, { force: true });
+  }
+  throw new Error(`Could not take the lock ${path}; remove it if no insforge-mcp backend is running.`);
+}

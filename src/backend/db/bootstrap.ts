@@ -1,0 +1,58 @@
+import type { Database } from './types.js';
+
+/**
+ * Roles and helpers every request relies on. Idempotent: runs at every start, on PGlite and on a
+ * shared Postgres cluster alike (roles are cluster-wide, so creation tolerates a racing twin).
+ *
+ *  anon          — requests with the anon key
+ *  authenticated — requests with a user's access token (auth.uid() = the token's sub)
+ *  project_admin — requests with the admin key; BYPASSRLS, owns what run-sql creates
+ *
+ * Data is granted to anon/authenticated on every public table: row-level security decides
+ * what they see, as in InsForge and Supabase.
+ */
+const BOOTSTRAP_SQL = `
+DO $$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['anon', 'authenticated', 'project_admin'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+      END;
+    END IF;
+  END LOOP;
+END $$;
+ALTER ROLE project_admin BYPASSRLS;
+GRANT anon, authenticated, project_admin TO CURRENT_USER;
+
+GRANT USAGE ON SCHEMA public TO anon, authenticated, project_admin;
+GRANT CREATE ON SCHEMA public TO project_admin;
+GRANT ALL ON ALL TABLES IN SCHEMA public TO anon, authenticated, project_admin;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO anon, authenticated, project_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO anon, authenticated, project_admin;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, project_admin;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, project_admin;
+ALTER DEFAULT PRIVILEGES FOR ROLE project_admin IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE project_admin IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated;
+
+CREATE SCHEMA IF NOT EXISTS auth;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, project_admin;
+
+-- The JWT claims of the request, set per transaction by the backend ('{}' for keys).
+CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $fn$
+  SELECT coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb
+$fn$;
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $fn$
+  SELECT nullif(auth.jwt() ->> 'sub', '')::uuid
+$fn$;
+CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $fn$
+  SELECT coalesce(auth.jwt() ->> 'role', current_user)
+$fn$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, project_admin;
+`;
+
+export async function bootstrap(db: Database): Promise<void> {
+  await db.exec(BOOTSTRAP_SQL);
+}

@@ -1,0 +1,122 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from './errors.js';
+import { requireCaller } from './caller.js';
+import type { BackendContext } from './context.js';
+import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, parsePrefer, parseRange, type BuiltQuery, type Prefer } from './db/postgrest.js';
+import type { TableInfo } from './db/types.js';
+
+/** Each built statement answers one row: the JSON body as text, the row count, the total if counted. */
+interface Outcome {
+  body: string | null;
+  n: number;
+  total: string | number | null;
+}
+
+const OBJECT_MEDIA = 'application/vnd.pgrst.object+json';
+
+const queryOf = (req: FastifyRequest) => new URLSearchParams(req.url.split('?')[1] ?? '');
+const wantsObject = (req: FastifyRequest) => (req.headers.accept ?? '').includes(OBJECT_MEDIA);
+
+async function tableOrThrow(ctx: BackendContext, name: string): Promise<TableInfo> {
+  const table = await ctx.catalog.table(name);
+  if (!table) {
+    throw new ApiError(404, 'DATABASE_NOT_FOUND', `relation "public.${name}" does not exist`, 'Check the table name with get-backend-metadata, or create the table first.', { code: '42P01' });
+  }
+  return table;
+}
+
+async function run(ctx: BackendContext, req: FastifyRequest, q: BuiltQuery): Promise<Outcome> {
+  const caller = requireCaller(req.caller);
+  const { rows } = await ctx.runAs(caller, (tx) => tx.query<Outcome>(q.text, q.values));
+  const row = rows[0];
+  if (!row) throw new Error('statement returned no outcome row');
+  return { body: row.body, n: Number(row.n), total: row.total };
+}
+
+/** A single-object Accept header turns `[x]` into `x`, and anything but exactly one row into 406. */
+function shapeBody(req: FastifyRequest, out: Outcome): string | null {
+  if (!wantsObject(req) || out.body === null) return out.body;
+  if (out.n !== 1) {
+    throw new ApiError(406, 'NOT_ACCEPTABLE', 'JSON object requested, multiple (or no) rows returned', 'Add filters that match exactly one row, or drop the vnd.pgrst.object Accept header.', {
+      code: 'PGRST116',
+      details: `The result contains ${out.n} rows`,
+    });
+  }
+  return out.body.slice(1, -1).trim();
+}
+
+function contentRange(offset: number, out: Outcome): string {
+  const total = out.total === null ? '*' : String(out.total);
+  return out.n === 0 ? `*/${total}` : `${offset}-${offset + out.n - 1}/${total}`;
+}
+
+function sendJson(reply: FastifyReply, status: number, body: string | null, req: FastifyRequest) {
+  reply.status(status);
+  if (body === null || req.method === 'HEAD') return reply.send();
+  return reply.type(wantsObject(req) ? `${OBJECT_MEDIA}; charset=utf-8` : 'application/json; charset=utf-8').send(body);
+}
+
+function preferenceApplied(reply: FastifyReply, prefer: Prefer) {
+  const applied = [prefer.resolution ? `resolution=${prefer.resolution}` : '', prefer.count ? 'count=exact' : '', prefer.missingDefault ? 'missing=default' : ''].filter(Boolean);
+  if (applied.length) reply.header('Preference-Applied', applied.join(', '));
+}
+
+export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext): void {
+  const read = async (req: FastifyRequest<{ Params: { table: string } }>, reply: FastifyReply) => {
+    const table = await tableOrThrow(ctx, req.params.table);
+    const prefer = parsePrefer(req.headers.prefer);
+    const range = parseRange(req.headers.range);
+    const query = queryOf(req);
+    const out = await run(ctx, req, buildSelect(table, query, { range, count: prefer.count }));
+    const offset = Number(query.get('offset') ?? 0) || range?.offset || 0;
+    reply.header('Content-Range', contentRange(offset, out));
+    preferenceApplied(reply, prefer);
+    const total = out.total === null ? undefined : Number(out.total);
+    // A Range request is answered as a part; with a known total, so is any page that is not all of it.
+    const partial = range !== undefined || (total !== undefined && out.n < total);
+    return sendJson(reply, partial ? 206 : 200, shapeBody(req, out), req);
+  };
+
+  const insert = async (req: FastifyRequest<{ Params: { table: string } }>, reply: FastifyReply) => {
+    const table = await tableOrThrow(ctx, req.params.table);
+    const prefer = parsePrefer(req.headers.prefer);
+    const out = await run(ctx, req, buildInsert(table, queryOf(req), req.body, prefer));
+    preferenceApplied(reply, prefer);
+    reply.header('Content-Range', `*/${out.n}`);
+    return sendJson(reply, 201, prefer.return === 'representation' ? shapeBody(req, out) : null, req);
+  };
+
+  const change = (kind: 'update' | 'delete') => async (req: FastifyRequest<{ Params: { table: string } }>, reply: FastifyReply) => {
+    const table = await tableOrThrow(ctx, req.params.table);
+    const prefer = parsePrefer(req.headers.prefer);
+    const q = kind === 'update' ? buildUpdate(table, queryOf(req), req.body, prefer) : buildDelete(table, queryOf(req), prefer);
+    const out = await run(ctx, req, q);
+    reply.header('Content-Range', out.n === 0 ? '*/*' : `0-${out.n - 1}/*`);
+    if (prefer.return === 'representation') return sendJson(reply, 200, shapeBody(req, out), req);
+    return reply.status(204).send();
+  };
+
+  const rpc = async (req: FastifyRequest<{ Params: { fn: string } }>, reply: FastifyReply) => {
+    const candidates = await ctx.catalog.functionsNamed(req.params.fn);
+    const query = queryOf(req);
+    const args = req.method === 'GET' ? Object.fromEntries(query) : ((req.body ?? {}) as Record<string, unknown>);
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+      throw new ApiError(400, 'INVALID_INPUT', 'RPC arguments must be a JSON object of named arguments', 'Send e.g. {"user_id": "123"}.');
+    }
+    const out = await run(ctx, req, buildRpc(candidates, args, req.method === 'GET' ? undefined : query));
+    return sendJson(reply, 200, shapeBody(req, out), req);
+  };
+
+  // The documented routes and the InsForge v2 ones share the handlers.
+  // GET also answers HEAD (Fastify's exposeHeadRoutes); sendJson drops the body for it.
+  for (const base of ['/api/db', '/api/database/records']) {
+    app.get(`${base}/:table`, read);
+    app.post(`${base}/:table`, insert);
+    app.patch(`${base}/:table`, change('update'));
+    app.delete(`${base}/:table`, change('delete'));
+  }
+  for (const base of ['/api/db/rpc', '/api/database/rpc']) {
+    app.get(`${base}/:fn`, rpc);
+    app.post(`${base}/:fn`, rpc);
+  }
+}

@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { acquireLock, ensureDataDir, loadKeys, type BackendKeys, type LockOwner } from './datadir.js';
+import { bootstrap } from './db/bootstrap.js';
+import { Catalog } from './db/catalog.js';
+import type { Database } from './db/types.js';
+import { buildApp } from './app.js';
+import { runAsFactory } from './context.js';
+
+export interface BackendOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  databaseUrl?: string;
+  apiKey?: string;
+  anonKey?: string;
+  corsOrigins?: string[];
+  rateLimit: number;
+  adminRateLimit: number;
+  log: (msg: string) => void;
+}
+
+export interface RunningBackend {
+  url: string;
+  keys: BackendKeys;
+  keysPath: string;
+  db: Database;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export class DataDirBusyError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly owner: LockOwner,
+  ) {
+    super(
+      `The data dir ${dataDir} is in use by another insforge-mcp backend (pid ${owner.pid}${owner.url ? `, serving ${owner.url}` : ''}). ` +
+        'Stop that process, point --url at it, or use another --data-dir.',
+    );
+  }
+}
+
+async function openDatabase(opts: BackendOptions): Promise<Database> {
+  if (opts.databaseUrl) {
+    const { openPostgres } = await import('./db/postgres.js');
+    return openPostgres(opts.databaseUrl);
+  }
+  const { openPglite } = await import('./db/pglite.js');
+  return openPglite(join(opts.dataDir, 'pgdata'));
+}
+
+/** Opens (or creates) the data dir, takes its lock, opens the database and listens. */
+export async function startBackend(opts: BackendOptions): Promise<RunningBackend> {
+  await ensureDataDir(opts.dataDir);
+  const lock = await acquireLock(opts.dataDir);
+  if (!lock.acquired) throw new DataDirBusyError(opts.dataDir, lock.owner);
+  let db: Database | undefined;
+  try {
+    const { keys, created, path: keysPath } = await loadKeys(opts.dataDir, { apiKey: opts.apiKey, anonKey: opts.anonKey });
+    if (created) opts.log(`generated new keys in ${keysPath}`);
+    db = await openDatabase(opts);
+    await bootstrap(db);
+    const catalog = new Catalog(db);
+    const app = await buildApp({ db, catalog, keys, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log });
+    await app.listen({ host: opts.host, port: opts.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : opts.port;
+    const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+    const url = `http://${host}:${port}`;
+    await lock.publish(url);
+    const database = db;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      keys,
+      keysPath,
+      db: database,
+      app,
+      close: () =>
+        (closing ??= (async () => {
+          await app.close();
+          await database.close();
+          await lock.release();
+        })()),
+    };
+  } catch (err) {
+    await db?.close().catch(() => undefined);
+    await lock.release();
+    throw err;
+  }
+}

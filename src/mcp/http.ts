@@ -1,0 +1,450 @@
+/**
+ * One `node:http` listener serving an MCP server over
+ *   - Streamable HTTP at `/mcp` (stateful sessions, or stateless per-request servers), and
+ *   - the legacy HTTP+SSE transport at `GET /sse` + `POST /messages?sessionId=…`,
+ * plus `GET /health`.
+ *
+ * Every MCP session gets its own `McpServer` from `createServer` (the SDK binds one server to
+ * one transport), so per-session state lives in that server's closure.
+ *
+ * Plain `node:http` on purpose: express/fastify would dominate the CLI's start-up time.
+ * Never writes to stdout — in stdio mode stdout is the protocol channel; use `log`.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+export interface McpSessionContext {
+  /** Known before the factory runs, for both stateful transports; undefined when stateless. */
+  sessionId?: string;
+  transport: 'streamable-http' | 'sse' | 'stateless';
+  /** The request's raw `Authorization` header; only provided in stateless mode. */
+  authorization?: string;
+}
+
+export interface HttpServerOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 3333; 0 picks an ephemeral port. */
+  port?: number;
+  /**
+   * Origins a browser may call from. Entries are origins (`https://app.example`), or
+   * `scheme://host:*` for any port, or `*` for any origin. Default: localhost, 127.0.0.1
+   * and [::1] over http/https on any port. Requests without an Origin header are allowed.
+   */
+  allowedOrigins?: string[];
+  /**
+   * Accepted `Host` header values (DNS-rebinding protection). An entry without a port matches
+   * any port; `host:port` matches exactly; `*` disables the check.
+   * Default: localhost, 127.0.0.1, [::1] — pass your own when binding a non-loopback host.
+   */
+  allowedHosts?: string[];
+  /** When set, every MCP route (not /health) requires `Authorization: Bearer <token>`. */
+  bearerToken?: string;
+  /** A fresh server + transport per POST /mcp; no sessions, no SSE. */
+  stateless?: boolean;
+  createServer: (ctx: McpSessionContext) => McpServer;
+  /** Diagnostics sink; should write to stderr. Default: silent. */
+  log?: (msg: string) => void;
+  /** Stateful sessions with no open request for this long are closed. Default 30 min. */
+  sessionIdleTimeoutMs?: number;
+  /** New sessions beyond this are refused with 503. Default 1000. */
+  maxSessions?: number;
+  /** POST bodies larger than this are refused with 413. Default 4 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningHttpServer {
+  /** e.g. `http://127.0.0.1:3333` */
+  url: string;
+  port: number;
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 3333;
+export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+export const DEFAULT_ALLOWED_ORIGINS: readonly string[] = DEFAULT_ALLOWED_HOSTS.flatMap(host => [
+  `http://${host}:*`,
+  `https://${host}:*`
+]);
+
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+const DEFAULT_MAX_SESSIONS = 1000;
+const MCP_PATH = '/mcp';
+const SSE_PATH = '/sse';
+const SSE_MESSAGES_PATH = '/messages';
+
+type SessionTransport =
+  | { kind: 'streamable-http'; transport: StreamableHTTPServerTransport }
+  | { kind: 'sse'; transport: SSEServerTransport };
+
+type Session = SessionTransport & {
+  server: McpServer;
+  /** Requests (incl. SSE streams) still being answered; an open one means "not idle". */
+  openResponses: number;
+  lastActiveAt: number;
+};
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? (() => {});
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  const allowedHosts = opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS;
+  const allowedOrigins = opts.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS;
+  const sessions = new Map<string, Session>();
+
+  // ---------------------------------------------------------------- sessions
+
+  function openSession(id: string, entry: SessionTransport, server: McpServer): Session {
+    const session: Session = { ...entry, server, openResponses: 0, lastActiveAt: Date.now() };
+    sessions.set(id, session);
+    log(`mcp-http: ${entry.kind} session ${id} opened (${sessions.size} open)`);
+    return session;
+  }
+
+  function forgetSession(id: string): void {
+    if (sessions.delete(id)) log(`mcp-http: session ${id} closed (${sessions.size} open)`);
+  }
+
+  async function closeSession(id: string, session: Session): Promise<void> {
+    // McpServer.close() closes its transport, whose onclose already forgets the session;
+    // forgetting again covers a transport whose close() failed.
+    await session.server.close().catch(err => log(`mcp-http: closing session ${id} failed: ${errorText(err)}`));
+    forgetSession(id);
+  }
+
+  function trackResponse(session: Session, res: ServerResponse): void {
+    session.openResponses++;
+    session.lastActiveAt = Date.now();
+    res.once('close', () => {
+      session.openResponses--;
+      session.lastActiveAt = Date.now();
+    });
+  }
+
+  function closeIdleSessions(idleTimeoutMs: number): void {
+    const cutoff = Date.now() - idleTimeoutMs;
+    for (const [id, session] of sessions) {
+      if (session.openResponses === 0 && session.lastActiveAt < cutoff) {
+        log(`mcp-http: session ${id} idle, closing`);
+        void closeSession(id, session);
+      }
+    }
+  }
+
+  function refuseWhenFull(res: ServerResponse): boolean {
+    if (sessions.size < maxSessions) return false;
+    sendJsonRpcError(res, 503, -32000, 'Too many open sessions');
+    return true;
+  }
+
+  // ------------------------------------------------------- streamable HTTP
+
+  async function handleStatefulMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sessionId = headerValue(req, 'mcp-session-id');
+    if (sessionId !== undefined) {
+      const session = sessions.get(sessionId);
+      if (!session) return sendJsonRpcError(res, 404, -32001, 'Session not found');
+      if (session.kind !== 'streamable-http') {
+        return sendJsonRpcError(res, 400, -32000, 'Bad Request: session belongs to the SSE transport');
+      }
+      trackResponse(session, res);
+      return session.transport.handleRequest(req, res);
+    }
+    if (req.method !== 'POST') {
+      return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    }
+    return handleSessionlessPost(req, res);
+  }
+
+  /**
+   * A POST without a session id should be `initialize`. We let the SDK read and validate the
+   * body, so the session candidate is built first and discarded if the SDK did not initialize it.
+   */
+  async function handleSessionlessPost(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (refuseWhenFull(res)) return;
+    // Pre-assigning the id lets the factory know its session id before the first message.
+    const id = randomUUID();
+    let initialized = false;
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      maxRequestBodySize: maxBodyBytes,
+      onsessioninitialized: () => {
+        initialized = true;
+        trackResponse(openSession(id, { kind: 'streamable-http', transport }, server), res);
+      }
+    });
+    transport.onclose = () => forgetSession(id);
+    const server = opts.createServer({ sessionId: id, transport: 'streamable-http' });
+    await server.connect(transport);
+    try {
+      await transport.handleRequest(req, res);
+    } finally {
+      if (!initialized) await server.close();
+    }
+  }
+
+  async function handleStatelessMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return sendJsonRpcError(res, 405, -32000, 'Method not allowed: this server is stateless');
+    }
+    const server = opts.createServer({ transport: 'stateless', authorization: headerValue(req, 'authorization') });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: maxBodyBytes });
+    res.once('close', () => {
+      void server.close().catch(err => log(`mcp-http: closing stateless server failed: ${errorText(err)}`));
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  }
+
+  // ------------------------------------------------------------ legacy SSE
+
+  async function handleSseStream(res: ServerResponse): Promise<void> {
+    if (refuseWhenFull(res)) return;
+    const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
+    const id = transport.sessionId;
+    transport.onclose = () => forgetSession(id);
+    const server = opts.createServer({ sessionId: id, transport: 'sse' });
+    trackResponse(openSession(id, { kind: 'sse', transport }, server), res);
+    await server.connect(transport); // writes the `endpoint` event
+  }
+
+  async function handleSseMessage(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const session = sessions.get(url.searchParams.get('sessionId') ?? '');
+    if (!session || session.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found');
+    // The SSE transport answers oversized/invalid bodies with a bare 400, so read and parse here.
+    const body = await readBody(req, maxBodyBytes);
+    if (body === undefined) return sendPayloadTooLarge(res, maxBodyBytes);
+    let message: unknown;
+    try {
+      message = JSON.parse(body);
+    } catch {
+      return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
+    }
+    trackResponse(session, res);
+    await session.transport.handlePostMessage(req, res, message);
+  }
+
+  // ---------------------------------------------------------------- router
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (path === '/health') return handleHealth(req, res);
+    if (path !== MCP_PATH && path !== SSE_PATH && path !== SSE_MESSAGES_PATH) {
+      return sendJson(res, 404, { error: 'not_found', message: `No route for ${path}` });
+    }
+    if (opts.stateless && path !== MCP_PATH) {
+      return sendJson(res, 404, { error: 'not_found', message: 'The SSE transport is not available in stateless mode' });
+    }
+    if (!isHostAllowed(req.headers.host, allowedHosts)) {
+      log(`mcp-http: refused Host ${JSON.stringify(req.headers.host)}`);
+      return sendJson(res, 403, { error: 'forbidden_host', message: 'Host header is not allowed' });
+    }
+    const origin = headerValue(req, 'origin');
+    if (origin !== undefined) {
+      if (!isOriginAllowed(origin, allowedOrigins)) {
+        log(`mcp-http: refused Origin ${JSON.stringify(origin)}`);
+        return sendJson(res, 403, { error: 'forbidden_origin', message: `Origin ${origin} is not allowed` });
+      }
+      setCorsHeaders(res, origin);
+      // Preflights carry no Authorization header, so answer them before the bearer check.
+      if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    }
+    if (opts.bearerToken !== undefined && !hasBearerToken(req, opts.bearerToken)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return sendJson(res, 401, { error: 'unauthorized', message: 'A valid bearer token is required' });
+    }
+    if (req.method === 'POST' && declaredBodyTooLarge(req, maxBodyBytes)) {
+      return sendPayloadTooLarge(res, maxBodyBytes);
+    }
+
+    if (path === MCP_PATH) {
+      return opts.stateless ? handleStatelessMcp(req, res) : handleStatefulMcp(req, res);
+    }
+    if (path === SSE_PATH) {
+      return req.method === 'GET' ? handleSseStream(res) : sendMethodNotAllowed(res, 'GET');
+    }
+    return req.method === 'POST' ? handleSseMessage(req, res, url) : sendMethodNotAllowed(res, 'POST');
+  }
+
+  const httpServer = createHttpServer((req, res) => {
+    route(req, res).catch(err => {
+      log(`mcp-http: ${req.method} ${req.url} failed: ${errorText(err)}`);
+      if (!res.headersSent) sendJsonRpcError(res, 500, -32603, 'Internal server error');
+      else res.end();
+    });
+  });
+
+  const idleTimeoutMs = opts.sessionIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const idleTimer = opts.stateless ? undefined : startIdleSweep(() => closeIdleSessions(idleTimeoutMs), idleTimeoutMs);
+
+  const port = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log(`mcp-http: listening on ${url} (${opts.stateless ? 'stateless' : 'stateful'})`);
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    if (idleTimer) clearInterval(idleTimer);
+    const listenerClosed = new Promise<void>(resolve => httpServer.close(() => resolve()));
+    await Promise.all([...sessions].map(([id, session]) => closeSession(id, session)));
+    // Open SSE streams and keep-alive sockets would otherwise hold close() forever.
+    httpServer.closeAllConnections();
+    await listenerClosed;
+    log('mcp-http: closed');
+  }
+
+  return {
+    url,
+    port,
+    sessionCount: () => sessions.size,
+    close: () => (closing ??= close())
+  };
+}
+
+// -------------------------------------------------------------- helpers
+
+function handleHealth(req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
+  sendJson(res, 200, { status: 'ok' });
+}
+
+function startIdleSweep(sweep: () => void, idleTimeoutMs: number): NodeJS.Timeout {
+  const timer = setInterval(sweep, Math.min(60_000, Math.max(10, idleTimeoutMs / 2)));
+  timer.unref(); // must not keep the process alive on its own
+  return timer;
+}
+
+function listen(server: ReturnType<typeof createHttpServer>, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** `Host` header check against DNS rebinding: hostname (and port, if the entry has one) must match. */
+export function isHostAllowed(hostHeader: string | undefined, allowedHosts: readonly string[]): boolean {
+  if (allowedHosts.includes('*')) return true;
+  const host = parseHostHeader(hostHeader);
+  if (!host) return false;
+  return allowedHosts.some(entry => {
+    const allowed = parseHostHeader(entry);
+    if (!allowed) return false;
+    return allowed.hostname === host.hostname && (allowed.port === undefined || allowed.port === host.port);
+  });
+}
+
+function parseHostHeader(value: string | undefined): { hostname: string; port?: string } | undefined {
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(value?.trim() ?? '');
+  if (!match) return undefined;
+  return { hostname: match[1]!.toLowerCase(), port: match[2] };
+}
+
+/** Entries are exact origins, `scheme://host:*` (any port) or `*`. */
+export function isOriginAllowed(origin: string, allowedOrigins: readonly string[]): boolean {
+  if (allowedOrigins.includes('*')) return true;
+  const actual = parseOrigin(origin);
+  if (!actual) return false;
+  return allowedOrigins.some(entry => {
+    if (entry.endsWith(':*')) {
+      const allowed = parseOrigin(entry.slice(0, -2));
+      return allowed !== undefined && allowed.protocol === actual.protocol && allowed.hostname === actual.hostname;
+    }
+    return parseOrigin(entry)?.origin === actual.origin;
+  });
+}
+
+function parseOrigin(value: string): URL | undefined {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lets browser clients on an allowed origin read responses and the session header. */
+function setCorsHeaders(res: ServerResponse, origin: string): void {
+  res.setHeader('Access-Control-Allow-Origin', origin);
+  res.setHeader('Vary', 'Origin');
+  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+  res.setHeader(
+    'Access-Control-Allow-Headers',
+    'Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID'
+  );
+  res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, WWW-Authenticate');
+}
+
+function hasBearerToken(req: IncomingMessage, expected: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(req, 'authorization') ?? '');
+  return match !== null && constantTimeEqual(match[1]!, expected);
+}
+
+/** Hashing first gives equal-length inputs, so neither content nor length leaks through timing. */
+function constantTimeEqual(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function declaredBodyTooLarge(req: IncomingMessage, maxBytes: number): boolean {
+  return Number(req.headers['content-length'] ?? 0) > maxBytes;
+}
+
+/**
+ * Reads the whole body as UTF-8, or resolves undefined as soon as it exceeds `maxBytes`
+ * (the socket is left alone so a 413 can still be written).
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+function sendPayloadTooLarge(res: ServerResponse, maxBytes: number): void {
+  // The rest of the body is never read, so the connection cannot be reused.
+  res.setHeader('Connection', 'close');
+  sendJsonRpcError(res, 413, -32000, `Payload Too Large: request body must not exceed ${maxBytes} bytes`);
+}
+
+function sendMethodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('Allow', allow);
+  sendJsonRpcError(res, 405, -32000, 'Method not allowed');
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,69 @@
+import type { McpConfig } from '../config.js';
+import { InsForgeClient, type Target } from '../client/client.js';
+import { createMcpServer } from './server.js';
+import { embeddedBackend } from './embedded.js';
+
+export interface RunningMcp {
+  close(): Promise<void>;
+}
+
+/** Connects the MCP server to its transport first; the backend is resolved on the first tool call. */
+export async function startMcp(config: McpConfig, log: (msg: string) => void): Promise<RunningMcp> {
+  const embedded = config.url ? undefined : embeddedBackend(config, log);
+  const remote: Target | undefined = config.url ? { baseUrl: config.url, apiKey: config.apiKey, anonKey: config.anonKey } : undefined;
+  const client = InsForgeClient.create({ target: () => (remote ? Promise.resolve(remote) : embedded!.target()), timeoutMs: config.timeout, dialect: 'auto' });
+  const newServer = () => createMcpServer({ client, log });
+
+  const closeAll = async () => {
+    await embedded?.close();
+    await client.close();
+  };
+
+  if (!config.http) {
+    const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
+    const server = newServer();
+    const transport = new StdioServerTransport();
+    let closing: Promise<void> | undefined;
+    const close = () => (closing ??= server.close().then(closeAll));
+    // the client closing stdin is the normal way a stdio server is told to stop
+    process.stdin.once('end', () => void close().then(() => process.exit(0)));
+    await server.connect(transport);
+    // warm the embedded backend after the handshake is possible, without delaying it
+    if (embedded) setImmediate(() => void embedded.target().catch(() => undefined));
+    return { close };
+  }
+
+  const { startHttpServer } = await import('./http.js');
+  const http = await startHttpServer({
+    host: config.host,
+    port: config.port,
+    allowedOrigins: config.allowedOrigins,
+    allowedHosts: config.allowedHosts,
+    bearerToken: config.httpToken,
+    createServer: newServer,
+    log,
+  });
+  log(`MCP server: Streamable HTTP at ${http.url}/mcp, legacy SSE at ${http.url}/sse`);
+  if (embedded) {
+    const target = await embedded.target();
+    log(`backend URL for your app: ${target.baseUrl}`);
+  }
+  log(clientConfigs(`${http.url}/mcp`, `${http.url}/sse`, Boolean(config.httpToken)));
+  return {
+    close: async () => {
+      await http.close();
+      await closeAll();
+    },
+  };
+}
+
+function clientConfigs(mcpUrl: string, sseUrl: string, withToken: boolean): string {
+  const headers = withToken ? { headers: { Authorization: 'Bearer <your --http-token>' } } : {};
+  const json = (v: unknown) => JSON.stringify(v, null, 2);
+  return [
+    'Client configs:',
+    `  Claude Code:  claude mcp add --transport http insforge ${mcpUrl}`,
+    `  Cursor / VS Code (mcp.json):\n${json({ mcpServers: { insforge: { url: mcpUrl, ...headers } } })}`,
+    `  Legacy SSE clients: ${sseUrl}`,
+  ].join('\n');
+}

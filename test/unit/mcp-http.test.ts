@@ -1,0 +1,415 @@
+import { request as httpRequest } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  isHostAllowed,
+  isOriginAllowed,
+  startHttpServer,
+  type HttpServerOptions,
+  type McpSessionContext,
+  type RunningHttpServer
+} from '../../src/mcp/http.js';
+
+/** A tiny server: `echo` plus a `count` tool whose counter lives in this closure (per session). */
+function createTestServer(): McpServer {
+  const server = new McpServer({ name: 'test', version: '0.0.0' });
+  let calls = 0;
+  server.registerTool('echo', { description: 'Echo text back', inputSchema: { text: z.string() } }, async ({ text }) => ({
+    content: [{ type: 'text', text }]
+  }));
+  server.registerTool('count', { description: 'Per-session call counter' }, async () => ({
+    content: [{ type: 'text', text: String(++calls) }]
+  }));
+  return server;
+}
+
+const running: RunningHttpServer[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map(c => c.close().catch(() => {})));
+  await Promise.all(running.splice(0).map(s => s.close()));
+});
+
+async function start(overrides: Partial<HttpServerOptions> = {}): Promise<RunningHttpServer> {
+  const server = await startHttpServer({ port: 0, createServer: createTestServer, ...overrides });
+  running.push(server);
+  return server;
+}
+
+type ClientOptions = { headers?: Record<string, string> };
+
+async function connectStreamable(base: string, { headers }: ClientOptions = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers } });
+  const client = new Client({ name: 'test-client', version: '0.0.0' });
+  clients.push(client);
+  await client.connect(transport);
+  return { client, transport };
+}
+
+async function connectSse(base: string, { headers }: ClientOptions = {}) {
+  const transport = new SSEClientTransport(new URL('/sse', base), { requestInit: { headers } });
+  const client = new Client({ name: 'test-client', version: '0.0.0' });
+  clients.push(client);
+  await client.connect(transport);
+  return { client, transport };
+}
+
+async function callText(client: Client, name: string, args: Record<string, unknown> = {}): Promise<string> {
+  const result = await client.callTool({ name, arguments: args });
+  const content = result.content as Array<{ type: string; text: string }>;
+  return content[0]!.text;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}
+
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } }
+};
+const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+
+/** Raw request via node:http, which (unlike fetch) lets us forge the Host header. */
+function rawRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers }, res => {
+      const chunks: Buffer[] = [];
+      res.on('data', chunk => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    // A server refusing an oversized body may close the socket while we are still writing.
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+describe('Streamable HTTP (/mcp)', () => {
+  it('initializes, lists tools and calls echo', async () => {
+    const server = await start();
+    const { client, transport } = await connectStreamable(server.url);
+    expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const { tools } = await client.listTools();
+    expect(tools.map(t => t.name).sort()).toEqual(['count', 'echo']);
+    expect(await callText(client, 'echo', { text: 'hello' })).toBe('hello');
+    expect(server.sessionCount()).toBe(1);
+  });
+
+  it('passes the session id to the factory before the first message', async () => {
+    const seen: McpSessionContext[] = [];
+    const server = await start({ createServer: ctx => (seen.push(ctx), createTestServer()) });
+    const { transport } = await connectStreamable(server.url);
+    expect(seen).toEqual([{ sessionId: transport.sessionId, transport: 'streamable-http' }]);
+  });
+
+  it('keeps 20 concurrent sessions apart (10 calls each, answers go to the right client)', async () => {
+    const server = await start();
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => connectStreamable(server.url)));
+    expect(new Set(sessions.map(s => s.transport.sessionId)).size).toBe(20);
+    expect(server.sessionCount()).toBe(20);
+
+    await Promise.all(
+      sessions.map(async ({ client }, i) => {
+        const replies = await Promise.all(
+          Array.from({ length: 10 }, (_, j) => callText(client, 'echo', { text: `session ${i} call ${j}` }))
+        );
+        expect(replies).toEqual(Array.from({ length: 10 }, (_, j) => `session ${i} call ${j}`));
+      })
+    );
+    // Per-session state: each server's counter started from zero on its own.
+    for (const { client } of sessions.slice(0, 3)) expect(await callText(client, 'count')).toBe('1');
+  });
+
+  it('frees the session on terminateSession (DELETE)', async () => {
+    const server = await start();
+    const first = await connectStreamable(server.url);
+    const second = await connectStreamable(server.url);
+    expect(server.sessionCount()).toBe(2);
+    await first.transport.terminateSession();
+    expect(server.sessionCount()).toBe(1);
+    await second.transport.terminateSession();
+    expect(server.sessionCount()).toBe(0);
+  });
+
+  it('closes sessions left idle by a client that went away without DELETE', async () => {
+    const server = await start({ sessionIdleTimeoutMs: 100 });
+    const abandoned = await connectStreamable(server.url);
+    const active = await connectStreamable(server.url);
+    await abandoned.client.close(); // aborts its GET stream but sends no DELETE
+    await waitFor(() => server.sessionCount() === 1);
+    // The remaining client still holds its standalone GET stream open, so it is not idle.
+    await new Promise(resolve => setTimeout(resolve, 300));
+    expect(await callText(active.client, 'echo', { text: 'still here' })).toBe('still here');
+  });
+
+  it('answers unknown session ids with 404 and drops non-initialize sessionless POSTs', async () => {
+    const created: McpServer[] = [];
+    const server = await start({ createServer: () => (created.push(createTestServer()), created.at(-1)!) });
+    const unknown = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'Mcp-Session-Id': 'nope' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })
+    });
+    expect(unknown.status).toBe(404);
+
+    const notInit = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })
+    });
+    expect(notInit.status).toBe(400);
+    expect(server.sessionCount()).toBe(0);
+    // The candidate server built for that request was closed again.
+    expect(created).toHaveLength(1);
+    expect(created[0]!.isConnected()).toBe(false);
+  });
+
+  it('answers bad JSON with a JSON-RPC parse error and oversized bodies with 413', async () => {
+    const server = await start({ maxBodyBytes: 1024 });
+    const bad = await fetch(`${server.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: '{not json' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(-32700);
+
+    const big = await rawRequest(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: JSON.stringify({ ...INITIALIZE, padding: 'x'.repeat(4096) })
+    });
+    expect(big.status).toBe(413);
+
+    const chunked = await rawRequest(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'Transfer-Encoding': 'chunked' },
+      body: JSON.stringify({ ...INITIALIZE, padding: 'x'.repeat(4096) })
+    });
+    expect(chunked.status).toBe(413);
+    expect(server.sessionCount()).toBe(0);
+  });
+});
+
+describe('legacy SSE (/sse + /messages)', () => {
+  it('initializes, lists tools, calls echo and frees the session on close', async () => {
+    const seen: McpSessionContext[] = [];
+    const server = await start({ createServer: ctx => (seen.push(ctx), createTestServer()) });
+    const { client } = await connectSse(server.url);
+    expect((await client.listTools()).tools.map(t => t.name)).toContain('echo');
+    expect(await callText(client, 'echo', { text: 'over sse' })).toBe('over sse');
+    expect(seen).toEqual([{ sessionId: expect.any(String), transport: 'sse' }]);
+    expect(server.sessionCount()).toBe(1);
+
+    await client.close();
+    await waitFor(() => server.sessionCount() === 0);
+  });
+
+  it('shares one port and session map with Streamable HTTP clients', async () => {
+    const server = await start();
+    const sse = await connectSse(server.url);
+    const streamable = await connectStreamable(server.url);
+    expect(server.sessionCount()).toBe(2);
+    const [a, b] = await Promise.all([
+      callText(sse.client, 'echo', { text: 'a' }),
+      callText(streamable.client, 'echo', { text: 'b' })
+    ]);
+    expect([a, b]).toEqual(['a', 'b']);
+  });
+
+  it('answers /messages for unknown sessions with 404 and bad JSON with a parse error', async () => {
+    const server = await start();
+    const unknown = await fetch(`${server.url}/messages?sessionId=nope`, { method: 'POST', headers: MCP_HEADERS, body: '{}' });
+    expect(unknown.status).toBe(404);
+
+    const sessionId = await sseSessionIdOf(server);
+    const messagesUrl = `${server.url}/messages?sessionId=${sessionId}`;
+    const bad = await fetch(messagesUrl, { method: 'POST', headers: MCP_HEADERS, body: '{oops' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(-32700);
+  });
+
+  it('refuses oversized /messages bodies with 413, even without Content-Length', async () => {
+    const server = await start({ maxBodyBytes: 1024 });
+    const sessionId = await sseSessionIdOf(server);
+    const chunked = await rawRequest(`${server.url}/messages?sessionId=${sessionId}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+      body: JSON.stringify({ ...INITIALIZE, padding: 'x'.repeat(4096) })
+    });
+    expect(chunked.status).toBe(413);
+  });
+});
+
+/** Opens a raw SSE stream and reads the session id from its `endpoint` event. */
+async function sseSessionIdOf(server: RunningHttpServer): Promise<string> {
+  const controller = new AbortController();
+  const res = await fetch(`${server.url}/sse`, { headers: { Accept: 'text/event-stream' }, signal: controller.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+  // Keep this stream open (the session lives as long as it does); afterEach's close() ends it.
+  return /sessionId=([0-9a-f-]+)/.exec(text)![1]!;
+}
+
+describe('stateless mode', () => {
+  it('serves independent requests with a fresh server each, passing Authorization to the factory', async () => {
+    const seen: McpSessionContext[] = [];
+    const server = await start({ stateless: true, createServer: ctx => (seen.push(ctx), createTestServer()) });
+    const headers = { Authorization: 'Bearer user-token' };
+    const first = await connectStreamable(server.url, { headers });
+    const second = await connectStreamable(server.url, { headers });
+    expect(first.transport.sessionId).toBeUndefined();
+    expect(await callText(first.client, 'echo', { text: 'one' })).toBe('one');
+    expect(await callText(second.client, 'echo', { text: 'two' })).toBe('two');
+    // A fresh server per request: the closure counter never gets past 1.
+    expect(await callText(first.client, 'count')).toBe('1');
+    expect(await callText(first.client, 'count')).toBe('1');
+
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    expect(seen.every(ctx => ctx.transport === 'stateless' && ctx.authorization === 'Bearer user-token')).toBe(true);
+    expect(server.sessionCount()).toBe(0);
+  });
+
+  it('refuses GET/DELETE on /mcp with 405 and the SSE endpoints with 404', async () => {
+    const server = await start({ stateless: true });
+    expect((await fetch(`${server.url}/mcp`, { headers: { Accept: 'text/event-stream' } })).status).toBe(405);
+    expect((await fetch(`${server.url}/mcp`, { method: 'DELETE' })).status).toBe(405);
+    expect((await fetch(`${server.url}/sse`)).status).toBe(404);
+    expect((await fetch(`${server.url}/messages?sessionId=x`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+});
+
+describe('security', () => {
+  it('binds 127.0.0.1 by default and serves /health', async () => {
+    const server = await start();
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+    const res = await fetch(`${server.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('refuses a foreign Origin with 403 and accepts a localhost one', async () => {
+    const server = await start();
+    const res = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, Origin: 'https://evil.example' },
+      body: JSON.stringify(INITIALIZE)
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'forbidden_origin', message: expect.any(String) });
+    expect(server.sessionCount()).toBe(0);
+
+    const { client } = await connectStreamable(server.url, { headers: { Origin: 'http://localhost:5173' } });
+    expect(await callText(client, 'echo', { text: 'from localhost' })).toBe('from localhost');
+  });
+
+  it('answers CORS preflights from allowed origins', async () => {
+    const server = await start({ bearerToken: 'secret' });
+    const res = await fetch(`${server.url}/mcp`, { method: 'OPTIONS', headers: { Origin: 'http://127.0.0.1:6274' } });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:6274');
+    expect(res.headers.get('access-control-expose-headers')).toContain('Mcp-Session-Id');
+  });
+
+  it('refuses a foreign Host header with 403 (DNS rebinding)', async () => {
+    const server = await start();
+    const foreign = await rawRequest(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, Host: `evil.example:${server.port}` },
+      body: JSON.stringify(INITIALIZE)
+    });
+    expect(foreign.status).toBe(403);
+    expect(server.sessionCount()).toBe(0);
+
+    const local = await rawRequest(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, Host: `localhost:${server.port}` },
+      body: JSON.stringify(INITIALIZE)
+    });
+    expect(local.status).toBe(200);
+    expect(local.headers['mcp-session-id']).toBeDefined();
+  });
+
+  it('honours explicit allowedHosts, including "*"', async () => {
+    const strict = await start({ allowedHosts: ['mcp.internal'] });
+    const refused = await rawRequest(`${strict.url}/sse`, { headers: { Host: '127.0.0.1' } });
+    expect(refused.status).toBe(403);
+
+    const open = await start({ allowedHosts: ['*'] });
+    const res = await rawRequest(`${open.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, Host: 'anything.example' },
+      body: JSON.stringify(INITIALIZE)
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('requires the bearer token on MCP routes but not on /health', async () => {
+    const server = await start({ bearerToken: 'secret' });
+    const missing = await fetch(`${server.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: JSON.stringify(INITIALIZE) });
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+
+    const wrong = await fetch(`${server.url}/sse`, { headers: { Authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+
+    const { client } = await connectStreamable(server.url, { headers: { Authorization: 'Bearer secret' } });
+    expect(await callText(client, 'echo', { text: 'authorized' })).toBe('authorized');
+    const sse = await connectSse(server.url, { headers: { Authorization: 'Bearer secret' } });
+    expect(await callText(sse.client, 'echo', { text: 'authorized sse' })).toBe('authorized sse');
+  });
+});
+
+describe('close()', () => {
+  it('returns promptly with SSE and Streamable HTTP clients still connected', async () => {
+    const server = await startHttpServer({ port: 0, createServer: createTestServer });
+    await connectSse(server.url);
+    await connectStreamable(server.url);
+    expect(server.sessionCount()).toBe(2);
+
+    const startedAt = Date.now();
+    await server.close();
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+    expect(server.sessionCount()).toBe(0);
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+  });
+});
+
+describe('host and origin matching', () => {
+  it('matches hosts by hostname, with an optional exact port', () => {
+    const defaults = ['localhost', '127.0.0.1', '[::1]'];
+    expect(isHostAllowed('localhost:3333', defaults)).toBe(true);
+    expect(isHostAllowed('[::1]:80', defaults)).toBe(true);
+    expect(isHostAllowed('LOCALHOST', defaults)).toBe(true);
+    expect(isHostAllowed('localhost.evil.example', defaults)).toBe(false);
+    expect(isHostAllowed('evil.example@localhost', defaults)).toBe(false);
+    expect(isHostAllowed(undefined, defaults)).toBe(false);
+    expect(isHostAllowed('mcp.internal:8080', ['mcp.internal:8080'])).toBe(true);
+    expect(isHostAllowed('mcp.internal:9090', ['mcp.internal:8080'])).toBe(false);
+  });
+
+  it('matches origins exactly or by scheme://host:* wildcard', () => {
+    const defaults = ['http://localhost:*', 'https://127.0.0.1:*'];
+    expect(isOriginAllowed('http://localhost:5173', defaults)).toBe(true);
+    expect(isOriginAllowed('http://localhost', defaults)).toBe(true);
+    expect(isOriginAllowed('https://localhost', defaults)).toBe(false);
+    expect(isOriginAllowed('http://localhost.evil.example', defaults)).toBe(false);
+    expect(isOriginAllowed('null', defaults)).toBe(false);
+    expect(isOriginAllowed('https://app.example', ['https://app.example'])).toBe(true);
+    expect(isOriginAllowed('https://app.example:8443', ['https://app.example'])).toBe(false);
+  });
+});
