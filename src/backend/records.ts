@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import { requireCaller } from './caller.js';
 import type { BackendContext } from './context.js';
-import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, parsePrefer, parseRange, type BuiltQuery, type Prefer } from './db/postgrest.js';
+import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, parsePrefer, parseRange, resolvePaging, toSingleObject, wantsSingleObject, type BuiltQuery, type Prefer } from './db/postgrest.js';
 import type { TableInfo } from './db/types.js';
 
 /** Each built statement answers one row: the JSON body as text, the row count, the total if counted. */
@@ -14,8 +14,19 @@ interface Outcome {
 
 const OBJECT_MEDIA = 'application/vnd.pgrst.object+json';
 
-const queryOf = (req: FastifyRequest) => new URLSearchParams(req.url.split('?')[1] ?? '');
-const wantsObject = (req: FastifyRequest) => (req.headers.accept ?? '').includes(OBJECT_MEDIA);
+const wantsObject = (req: FastifyRequest) => wantsSingleObject(req.headers.accept);
+
+/** The raw query string: PostgREST keys repeat and carry dots, which a parsed object would lose. */
+function queryOf(req: FastifyRequest): URLSearchParams {
+  const query = new URLSearchParams(req.url.split('?')[1] ?? '');
+  // InsForge v2 clients may name the schema; only public is exposed
+  const schema = query.get('schema');
+  if (schema !== null && schema !== 'public') {
+    throw new ApiError(400, 'INVALID_INPUT', `schema "${schema}" is not exposed`, 'Only the public schema is served; drop the schema parameter.', { code: 'PGRST106' });
+  }
+  query.delete('schema');
+  return query;
+}
 
 async function tableOrThrow(ctx: BackendContext, name: string): Promise<TableInfo> {
   const table = await ctx.catalog.table(name);
@@ -34,16 +45,7 @@ async function run(ctx: BackendContext, req: FastifyRequest, q: BuiltQuery): Pro
 }
 
 /** A single-object Accept header turns `[x]` into `x`, and anything but exactly one row into 406. */
-function shapeBody(req: FastifyRequest, out: Outcome): string | null {
-  if (!wantsObject(req) || out.body === null) return out.body;
-  if (out.n !== 1) {
-    throw new ApiError(406, 'NOT_ACCEPTABLE', 'JSON object requested, multiple (or no) rows returned', 'Add filters that match exactly one row, or drop the vnd.pgrst.object Accept header.', {
-      code: 'PGRST116',
-      details: `The result contains ${out.n} rows`,
-    });
-  }
-  return out.body.slice(1, -1).trim();
-}
+const shapeBody = (req: FastifyRequest, out: Outcome) => (wantsObject(req) && out.body !== null ? toSingleObject(out) : out.body);
 
 function contentRange(offset: number, out: Outcome): string {
   const total = out.total === null ? '*' : String(out.total);
@@ -68,8 +70,7 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
     const range = parseRange(req.headers.range);
     const query = queryOf(req);
     const out = await run(ctx, req, buildSelect(table, query, { range, count: prefer.count }));
-    const offset = Number(query.get('offset') ?? 0) || range?.offset || 0;
-    reply.header('Content-Range', contentRange(offset, out));
+    reply.header('Content-Range', contentRange(resolvePaging(query, range).offset, out));
     preferenceApplied(reply, prefer);
     const total = out.total === null ? undefined : Number(out.total);
     // A Range request is answered as a part; with a known total, so is any page that is not all of it.

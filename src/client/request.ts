@@ -1,5 +1,11 @@
-import { Agent, request, errors as undiciErrors } from 'undici';
+import type { Agent } from 'undici';
 import { BackendError, errorFromResponse } from './errors.js';
+
+// undici is most of the bundle; loading it on the first call keeps it off the start-up path.
+type Undici = typeof import('undici');
+let undici: Promise<Undici> | undefined;
+// bundled, a dynamic import of this CommonJS package yields its exports under `default`
+const loadUndici = () => (undici ??= import('undici').then((m) => ((m as { default?: Undici }).default ?? m) as Undici));
 
 export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -17,11 +23,9 @@ export interface HttpResponse<T = unknown> {
 
 /** One pooled, keep-alive HTTP agent for the whole process. */
 export class HttpTransport {
-  private readonly agent: Agent;
+  private agent?: Agent;
 
-  constructor(private readonly timeoutMs: number) {
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 64, pipelining: 1 });
-  }
+  constructor(private readonly timeoutMs: number) {}
 
   async send<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -32,6 +36,8 @@ export class HttpTransport {
       body = JSON.stringify(req.json);
       headers['content-type'] = 'application/json';
     }
+    const { Agent, request } = await loadUndici();
+    this.agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 64, pipelining: 1 });
     let res;
     try {
       res = await request(req.url, { method: req.method, headers, body, signal, dispatcher: this.agent });
@@ -57,15 +63,15 @@ export class HttpTransport {
     return { status: res.statusCode, headers: res.headers, body: parsed as T };
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await this.agent?.close();
   }
 
   private transportError(err: unknown, req: HttpRequest, timedOut: boolean): BackendError {
     const where = `${req.method} ${new URL(req.url).origin}`;
     if (timedOut) return new BackendError(504, 'TIMEOUT', `The backend did not answer within ${this.timeoutMs} ms (${where})`, 'Retry, narrow the request (filters, limit), or raise --timeout.');
     if (req.signal?.aborted) return new BackendError(499, 'CANCELLED', 'The request was cancelled');
-    const code = (err as { code?: string }).code ?? (err instanceof undiciErrors.UndiciError ? err.name : 'NETWORK_ERROR');
+    const code = (err as { code?: string }).code ?? (err as Error).name ?? 'NETWORK_ERROR';
     return new BackendError(503, 'BACKEND_UNREACHABLE', `Could not reach the backend (${where}): ${code} ${(err as Error).message ?? ''}`.trim(), 'Check that the backend is running and the --url is right, then retry.');
   }
 }

@@ -2,8 +2,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { InsForgeClient } from '../client/client.js';
 import { NAME, VERSION } from '../version.js';
 import type { ToolContext } from './context.js';
-import { registerDatabaseTools } from './tools/database.js';
-import { registerMetadataTools } from './tools/metadata.js';
+import { registerTools } from './tool.js';
+import { databaseTools } from './tools/database.js';
+import { metadataTools } from './tools/metadata.js';
 
 export const INSTRUCTIONS =
   'Tools for an InsForge backend (Postgres with PostgREST-style REST). Start with get-backend-metadata. ' +
@@ -18,7 +19,6 @@ export interface ServerOptions {
 export function createMcpServer(opts: ServerOptions): McpServer {
   const server = new McpServer({ name: NAME, version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { tools: {} } });
   const ctx: ToolContext = { client: () => opts.client, log: opts.log };
-  registerMetadataTools(server, ctx);
-  registerDatabaseTools(server, ctx);
+  registerTools(server, ctx, [...metadataTools, ...databaseTools]);
   return server;
 }

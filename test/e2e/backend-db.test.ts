@@ -238,6 +238,15 @@ describe.each(DB_KINDS)('database REST API on %s', (kind) => {
       expect(res.status).toBe(400);
       expect(res.json.statusCode).toBe(400);
     });
+    it('a value of the wrong type → 400 with 22P02, not a crash', async () => {
+      const res = await b.api('/api/db/products?stock=eq.many', { key: 'anon' });
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ statusCode: 400, code: '22P02' });
+      await sql(b, 'create table if not exists flags (id int primary key, on_off boolean)');
+      const bool = await b.api('/api/db/flags?on_off=eq.maybe', { key: 'anon' });
+      expect(bool.status).toBe(400);
+      expect(bool.json.code).toBe('22P02');
+    });
     it('unknown column → 400', async () => {
       const res = await b.api('/api/db/posts?nope=eq.1', { key: 'anon' });
       expect(res.status).toBe(400);

@@ -23,6 +23,7 @@
  */
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
+import { constants } from "node:os";
 import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
@@ -66,6 +67,9 @@ export async function inspectorCli(
       cwd: options.cwd ?? process.cwd(),
       env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
+      // Own process group, so a timeout can kill the inspector AND the server it spawned
+      // (the server shares our stdout/stderr pipes; if it survived, "close" would never fire).
+      detached: true,
     });
     let stdout = "";
     let stderr = "";
@@ -74,7 +78,11 @@ export async function inspectorCli(
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
     }, timeoutMs);
     child.on("error", (err) => {
       clearTimeout(timer);
@@ -83,7 +91,8 @@ export async function inspectorCli(
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (timedOut) stderr += `\n[inspectorCli] killed after ${timeoutMs}ms timeout`;
-      const result: InspectorResult = { code: code ?? (signal ? 128 : 1), stdout, stderr };
+      const signo = signal ? (constants.signals[signal] ?? 0) : 0;
+      const result: InspectorResult = { code: code ?? (signal ? 128 + signo : 1), stdout, stderr };
       const text = stdout.trim();
       if (text) {
         try {

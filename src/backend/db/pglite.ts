@@ -30,7 +30,13 @@ const wrap = (q: PgliteQueryable): Queryable => ({
 /** PGlite (Postgres in WebAssembly) persisted in a directory; loaded lazily, it is large. */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const pg = new PGlite(dataDir);
+  const pg = new PGlite(dataDir, {
+    // Strings go to Postgres as they are, so a bad value is Postgres's 22P02, not a JS throw (a 500).
+    serializers: {
+      16: (v: unknown) => (typeof v === 'string' ? v : v ? 't' : 'f'),
+      17: (v: unknown) => (typeof v === 'string' ? v : `\\x${Buffer.from(v as Uint8Array).toString('hex')}`),
+    },
+  });
   await pg.waitReady;
   const base = wrap(pg as unknown as PgliteQueryable);
   return {
