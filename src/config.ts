@@ -30,6 +30,7 @@ export const FLAGS = {
   'allowed-origins': { type: 'string', env: 'INSFORGE_ALLOWED_ORIGINS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated browser Origins allowed on the MCP HTTP server (default: localhost only).' },
   'allowed-hosts': { type: 'string', env: 'INSFORGE_ALLOWED_HOSTS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated Host header values allowed (default: localhost, 127.0.0.1, [::1]).' },
   'http-token': { type: 'string', env: 'INSFORGE_HTTP_TOKEN', for: ['mcp'], arg: 'TOKEN', help: 'Require "Authorization: Bearer TOKEN" on the MCP HTTP server.' },
+  'backend-port': { type: 'string', env: 'INSFORGE_BACKEND_PORT', for: ['mcp'], arg: 'N', help: 'Port of the embedded backend (default 7130; a random free port if taken).' },
   'data-dir': { type: 'string', env: 'INSFORGE_DATA_DIR', for: both, arg: 'DIR', help: 'Embedded backend data directory (default $XDG_DATA_HOME/insforge-mcp).' },
   'database-url': { type: 'string', env: 'DATABASE_URL', for: both, arg: 'URL', help: 'Use this Postgres instead of the embedded PGlite.' },
   'cors-origins': { type: 'string', env: 'INSFORGE_CORS_ORIGINS', for: both, arg: 'LIST', help: 'Embedded backend CORS origins, comma-separated (default: * = all).' },
@@ -75,6 +76,7 @@ export const McpConfigSchema = z.object({
   allowedHosts: list.optional(),
   httpToken: z.string().min(16, 'use at least 16 characters').optional(),
   timeout: positive.default(30000),
+  backendPort: port.default(7130),
 });
 
 export type BackendConfig = z.infer<typeof BackendConfigSchema>;

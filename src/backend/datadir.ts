@@ -81,7 +81,7 @@ const alive = (pid: number) => {
  */
 export async function acquireLock(dir: string): Promise<LockResult> {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     try {
       const handle = await open(path, 'wx', 0o600);
       const instance = randomBytes(8).toString('hex');
@@ -113,7 +113,8 @@ export async function acquireLock(dir: string): Promise<LockResult> {
     }
     const live = owner && (owner.pid === process.pid ? heldHere.has(owner.instance ?? '') : alive(owner.pid));
     if (owner && live) return { acquired: false, owner };
-    if (!owner) await new Promise((r) => setTimeout(r, 100));
+    // unreadable: being written by a racing starter, or left half-written by a killed one
+    if (!owner && attempt < 10) await new Promise((r) => setTimeout(r, 100));
     else await rm(path, { force: true });
   }
   throw new Error(`Could not take the lock ${path}; remove it if no insforge-mcp backend is running.`);

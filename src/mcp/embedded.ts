@@ -22,12 +22,13 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
   async function start() {
     const { startBackend, DataDirBusyError } = await import('../backend/server.js');
     const { loadKeys } = await import('../backend/datadir.js');
+    let port = config.backendPort;
     for (let attempt = 0; ; attempt++) {
       try {
         const backend = await startBackend({
           dataDir,
           host: '127.0.0.1',
-          port: 0,
+          port,
           databaseUrl: config.databaseUrl,
           apiKey: config.apiKey,
           anonKey: config.anonKey,
@@ -39,6 +40,11 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
         log(`embedded backend (${backend.db.kind}) at ${backend.url}; keys in ${backend.keysPath}`);
         return { target: { baseUrl: backend.url, apiKey: backend.keys.apiKey, anonKey: backend.keys.anonKey }, close: backend.close };
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && port !== 0) {
+          log(`port ${port} is taken; the embedded backend takes a free one (set --backend-port to choose)`);
+          port = 0;
+          continue;
+        }
         if (!(err instanceof DataDirBusyError)) throw err;
         if (err.owner.url) {
           const { keys } = await loadKeys(dataDir, { apiKey: config.apiKey, anonKey: config.anonKey });

@@ -57,13 +57,15 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
   };
 }
 
+/** Ready-to-paste configs, printed on stderr by `npm start`. */
 function clientConfigs(mcpUrl: string, sseUrl: string, withToken: boolean): string {
   const headers = withToken ? { headers: { Authorization: 'Bearer <your --http-token>' } } : {};
-  const json = (v: unknown) => JSON.stringify(v, null, 2);
+  const json = (v: unknown) => JSON.stringify(v);
   return [
     'Client configs:',
-    `  Claude Code:  claude mcp add --transport http insforge ${mcpUrl}`,
-    `  Cursor / VS Code (mcp.json):\n${json({ mcpServers: { insforge: { url: mcpUrl, ...headers } } })}`,
+    `  Claude Code:        claude mcp add --transport http insforge ${mcpUrl}${withToken ? ' --header "Authorization: Bearer <token>"' : ''}`,
+    `  Cursor (.cursor/mcp.json):  ${json({ mcpServers: { insforge: { url: mcpUrl, ...headers } } })}`,
+    `  VS Code (.vscode/mcp.json): ${json({ servers: { insforge: { type: 'http', url: mcpUrl, ...headers } } })}`,
     `  Legacy SSE clients: ${sseUrl}`,
   ].join('\n');
 }

@@ -8,7 +8,7 @@ describe('MCP Inspector CLI over stdio', () => {
   it('runs the database walk-through', async () => {
     const dataDir = await freshDataDir();
     const server = [process.execPath, CLI, '--data-dir', dataDir];
-    const env = { INSFORGE_API_KEY: TEST_API_KEY, INSFORGE_ANON_KEY: TEST_ANON_KEY };
+    const env = { INSFORGE_API_KEY: TEST_API_KEY, INSFORGE_ANON_KEY: TEST_ANON_KEY, INSFORGE_BACKEND_PORT: '0' };
     const tool = async (name: string, args: Record<string, unknown>) => {
       const r = await inspectorCli(server, ['--method', 'tools/call', '--tool-name', name, '--tool-args-json', JSON.stringify(args)], env);
       expect(r.code, `${name}: ${r.stderr}\n${r.stdout}`).toBe(0);

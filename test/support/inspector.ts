@@ -18,6 +18,9 @@
  * - The stdio server does NOT inherit this process's environment (only HOME, PATH, SHELL,
  *   TERM, USER, LOGNAME): `env` entries are passed to the server as `-e KEY=VALUE`
  *   (the CLI rejects an empty VALUE).
+ * - After the call the CLI closes the server's stdin, sends SIGTERM 2 s later and SIGKILL 2 s
+ *   after that, then exits. A server that doesn't exit promptly on stdin EOF makes every call
+ *   take ~4 s longer and is killed -9 (stale lock files etc.).
  * - `--tool-arg k=v` JSON-parses each value (`n=5` → 5, `a=[1,2]` → array, `s=123` → number!);
  *   prefer `--tool-args-json '<object>'` for exact values.
  */

@@ -11,7 +11,7 @@ export const CLI = 'dist/cli.js';
 export function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('INSFORGE_') && k !== 'DATABASE_URL') env[k] = v;
-  return { ...env, INSFORGE_API_KEY: TEST_API_KEY, INSFORGE_ANON_KEY: TEST_ANON_KEY, ...extra };
+  return { ...env, INSFORGE_API_KEY: TEST_API_KEY, INSFORGE_ANON_KEY: TEST_ANON_KEY, INSFORGE_BACKEND_PORT: '0', ...extra };
 }
 
 /** The SDK client over stdio, spawning the built bin as an MCP host would. */

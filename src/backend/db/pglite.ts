@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import type { Database, Queryable, QueryResult } from './types.js';
 
 interface PgliteResults {
@@ -27,9 +29,24 @@ const wrap = (q: PgliteQueryable): Queryable => ({
   },
 });
 
+/**
+ * A new data dir is created beside its final place and renamed into it once initdb has
+ * finished, so a process killed during the first start leaves nothing half-made behind.
+ */
+async function ensureInitialised(PGlite: typeof import('@electric-sql/pglite').PGlite, dataDir: string): Promise<void> {
+  if (existsSync(dataDir)) return;
+  const staging = `${dataDir}.init-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  const pg = new PGlite(staging);
+  await pg.waitReady;
+  await pg.close();
+  await rename(staging, dataDir);
+}
+
 /** PGlite (Postgres in WebAssembly) persisted in a directory; loaded lazily, it is large. */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
+  if (dataDir) await ensureInitialised(PGlite, dataDir);
   const pg = new PGlite(dataDir, {
     // Strings go to Postgres as they are, so a bad value is Postgres's 22P02, not a JS throw (a 500).
     serializers: {

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, helpText, parseConfig, FLAGS } from '../../src/config.js';
+
+describe('config', () => {
+  it('defaults: stdio MCP server with the embedded backend', () => {
+    const parsed = parseConfig([], {});
+    expect(parsed).toMatchObject({ command: 'mcp', config: { http: false, port: 3333, host: '127.0.0.1', timeout: 30000 } });
+  });
+
+  it('reads flags and INSFORGE_* env, flags winning', () => {
+    const parsed = parseConfig(['--http', '--port', '4000'], { INSFORGE_PORT: '5000', INSFORGE_HOST: '127.0.0.2', INSFORGE_DATA_DIR: '/tmp/x' });
+    expect(parsed).toMatchObject({ command: 'mcp', config: { http: true, port: 4000, host: '127.0.0.2', dataDir: '/tmp/x' } });
+  });
+
+  it('parses the backend command with its own default port', () => {
+    const parsed = parseConfig(['backend', '--data-dir', '/d', '--database-url', 'postgres://u@h/db'], {});
+    expect(parsed).toMatchObject({ command: 'backend', config: { port: 7130, dataDir: '/d', databaseUrl: 'postgres://u@h/db' } });
+    expect(parseConfig(['backend'], { DATABASE_URL: 'postgresql://x/y' })).toMatchObject({ config: { databaseUrl: 'postgresql://x/y' } });
+  });
+
+  it.each([
+    [['--nope'], /Unknown option '--nope'/],
+    [['--port', 'abc'], /--port \(INSFORGE_PORT\)/],
+    [['--port', '70000'], /--port/],
+    [['--url', 'ftp://x'], /--url/],
+    [['--url', 'http://x.example'], /--url needs --api-key/],
+    [['backend', '--http'], /Unknown option '--http'/],
+    [['--database-url', 'mysql://x'], /--database-url/],
+    [['stray-positional'], /positional/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseConfig(argv as string[], {})).toThrow(ConfigError);
+    expect(() => parseConfig(argv as string[], {})).toThrow(message);
+  });
+
+  it('rejects a malformed env value too', () => {
+    expect(() => parseConfig([], { INSFORGE_TIMEOUT_MS: '-5' })).toThrow(/--timeout \(INSFORGE_TIMEOUT_MS\)/);
+  });
+
+  it('strips a trailing slash from --url', () => {
+    expect(parseConfig(['--url', 'https://a.example/', '--api-key', 'ik_12345678'], {})).toMatchObject({ config: { url: 'https://a.example' } });
+  });
+
+  it('--help lists every flag of the command with its env var', () => {
+    const text = helpText('mcp');
+    for (const [flag, spec] of Object.entries(FLAGS)) {
+      if (!(spec.for as readonly string[]).includes('mcp')) continue;
+      expect(text).toContain(`--${flag}`);
+      if ('env' in spec && spec.env) expect(text).toContain(spec.env);
+    }
+    expect(parseConfig(['--help'], {})).toMatchObject({ command: 'help' });
+  });
+});
