@@ -75,7 +75,13 @@ export class InsForgeClient {
   }
 
   async baseUrl(): Promise<string> {
-    return (await this.opts.target()).baseUrl;
+    return (await this.target()).baseUrl;
+  }
+
+  private target(): Promise<Target> {
+    return this.opts.target().catch((err: Error) => {
+      throw err instanceof BackendError ? err : new BackendError(503, 'BACKEND_UNAVAILABLE', `The backend is not available: ${err.message}`, 'See the server log (stderr); fix the cause and retry.');
+    });
   }
 
   getMetadata(signal?: AbortSignal): Promise<Record<string, unknown>> {
@@ -137,9 +143,7 @@ export class InsForgeClient {
   }
 
   private async send(req: SendRequest) {
-    const target = await this.opts.target().catch((err: Error) => {
-      throw err instanceof BackendError ? err : new BackendError(503, 'BACKEND_UNAVAILABLE', `The backend is not available: ${err.message}`, 'See the server log (stderr); fix the cause and retry.');
-    });
+    const target = await this.target();
     const creds: Credentials = { apiKey: target.apiKey, anonKey: target.anonKey, userToken: this.userToken };
     const dialect = req.auth === 'none' ? 'documented' : await this.resolveDialect(req.signal);
     const headers = { ...(req.auth === 'none' ? {} : authHeaders(dialect, creds, req.auth === 'admin')), ...req.headers };

@@ -3,7 +3,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { freshDataDir } from '../support/backend.js';
-import { databaseScenario, spawnHttpServer, stdioClient } from '../support/mcp.js';
+import { TEST_API_KEY } from '../support/backend.js';
+import { call, databaseScenario, spawnHttpServer, stdioClient } from '../support/mcp.js';
 
 /** The built bin, with its embedded backend, driven through the SDK's real clients. */
 describe('MCP end to end', () => {
@@ -37,5 +38,25 @@ describe('MCP end to end', () => {
 
     const foreign = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { Origin: 'https://evil.example', 'content-type': 'application/json' }, body: '{}' });
     expect(foreign.status).toBe(403);
+  });
+
+  it('answers tools/list without a backend, and a tool call says what to do', async () => {
+    const { client, stderr } = await stdioClient(['--url', 'http://127.0.0.1:9']);
+    cleanups.push(() => client.close());
+    expect((await client.listTools()).tools.length).toBeGreaterThan(5);
+    const res = await call(client, 'query-table', { table: 'tasks' }, { allowError: true });
+    expect(res.result.isError).toBe(true);
+    expect(res.data.error).toMatchObject({ status: 503, code: 'BACKEND_UNREACHABLE', nextActions: expect.stringContaining('--url') });
+    expect(stderr()).not.toContain(TEST_API_KEY);
+  });
+
+  it('reports an embedded backend that cannot start as an actionable tool error', async () => {
+    const { client } = await stdioClient(['--data-dir', await freshDataDir(), '--database-url', 'postgres://nobody@127.0.0.1:9/none']);
+    cleanups.push(() => client.close());
+    expect((await client.listTools()).tools.length).toBeGreaterThan(5);
+    const res = await call(client, 'get-backend-metadata', {}, { allowError: true });
+    expect(res.result.isError).toBe(true);
+    expect(res.data.error).toMatchObject({ status: 503, code: 'BACKEND_UNAVAILABLE' });
+    expect(res.data.error.message).toMatch(/ECONNREFUSED|connect/);
   });
 });
