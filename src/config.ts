@@ -30,6 +30,7 @@ export const FLAGS = {
   'allowed-origins': { type: 'string', env: 'INSFORGE_ALLOWED_ORIGINS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated browser Origins allowed on the MCP HTTP server (default: localhost only).' },
   'allowed-hosts': { type: 'string', env: 'INSFORGE_ALLOWED_HOSTS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated Host header values allowed (default: localhost, 127.0.0.1, [::1]).' },
   'http-token': { type: 'string', env: 'INSFORGE_HTTP_TOKEN', for: ['mcp'], arg: 'TOKEN', help: 'Require "Authorization: Bearer TOKEN" on the MCP HTTP server.' },
+  stateless: { type: 'boolean', env: 'INSFORGE_STATELESS', for: ['mcp'], help: "With --http: keep no sessions; each request acts with the caller's own Authorization: Bearer (an InsForge key or user token)." },
   'backend-port': { type: 'string', env: 'INSFORGE_BACKEND_PORT', for: ['mcp'], arg: 'N', help: 'Port of the embedded backend (default 7130; a random free port if taken).' },
   'data-dir': { type: 'string', env: 'INSFORGE_DATA_DIR', for: both, arg: 'DIR', help: 'Embedded backend data directory (default $XDG_DATA_HOME/insforge-mcp).' },
   'database-url': { type: 'string', env: 'DATABASE_URL', for: both, arg: 'URL', help: 'Use this Postgres instead of the embedded PGlite.' },
@@ -77,6 +78,7 @@ export const McpConfigSchema = z.object({
   httpToken: z.string().min(16, 'use at least 16 characters').optional(),
   timeout: positive.default(30000),
   backendPort: port.default(7130),
+  stateless: flagBool.default(false),
 });
 
 export type BackendConfig = z.infer<typeof BackendConfigSchema>;
@@ -134,7 +136,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   if (command === 'mcp') {
     const cfg = result.data as McpConfig;
-    if (cfg.url && !cfg.apiKey && !cfg.anonKey) {
+    if (cfg.stateless && !cfg.http) throw new ConfigError('--stateless applies to the HTTP server: add --http.');
+    if (cfg.stateless && cfg.httpToken) {
+      throw new ConfigError("--stateless takes each caller's Authorization header as its InsForge credential, so it cannot also be the --http-token.");
+    }
+    if (cfg.url && !cfg.apiKey && !cfg.anonKey && !cfg.stateless) {
       throw new ConfigError('--url needs --api-key (or INSFORGE_API_KEY), or at least --anon-key, to talk to the backend.');
     }
     return { command, config: cfg };

@@ -7,6 +7,7 @@ import type { BackendContext } from './context.js';
 import { PostgrestError } from './db/postgrest.js';
 import { registerRecordRoutes } from './records.js';
 import { registerAdminRoutes } from './admin.js';
+import { registerAuthRoutes } from './auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,7 +64,7 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
 
   // Who is calling is settled before rate limiting, so each key or user has its own budget.
   app.addHook('onRequest', async (req) => {
-    req.caller = await identifyCaller(req.headers, ctx.keys, ctx.verifyToken);
+    req.caller = await identifyCaller(req.headers, ctx.keys, ctx.tokens.verify);
   });
 
   await app.register(rateLimit, {
@@ -88,5 +89,6 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
 
   registerRecordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerAuthRoutes(app, ctx);
   return app;
 }

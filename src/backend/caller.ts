@@ -24,7 +24,7 @@ export const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), d
 const ADMIN: Caller = { role: 'project_admin', claims: { role: 'project_admin' }, rateKey: 'admin' };
 const ANON: Caller = { role: 'anon', claims: { role: 'anon' }, rateKey: 'anon' };
 
-function bearer(headers: IncomingHttpHeaders): string | undefined {
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
   if (!auth) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
@@ -45,7 +45,7 @@ export async function identifyCaller(headers: IncomingHttpHeaders, keys: Backend
     if (sameSecret(xApiKey, keys.apiKey)) return ADMIN;
     throw new ApiError(401, 'AUTH_INVALID_API_KEY', 'Invalid API key', 'The x-api-key header takes the admin API key only; send the anon key as "apikey" or as a Bearer token.');
   }
-  const token = bearer(headers);
+  const token = bearerToken(headers);
   if (token !== undefined) {
     if (sameSecret(token, keys.apiKey)) return ADMIN;
     if (sameSecret(token, keys.anonKey)) return ANON;

@@ -1,14 +1,15 @@
 import type { BackendKeys } from './datadir.js';
 import type { Catalog } from './db/catalog.js';
 import type { Database, Queryable } from './db/types.js';
-import type { Caller, TokenVerifier } from './caller.js';
+import type { Caller } from './caller.js';
+import type { TokenService } from './tokens.js';
 
 /** What every route module gets: the database, its catalogue, the keys, and how to run as a caller. */
 export interface BackendContext {
   db: Database;
   catalog: Catalog;
   keys: BackendKeys;
-  verifyToken?: TokenVerifier;
+  tokens: TokenService;
   /** Runs fn in one transaction as the caller's database role, with its JWT claims visible to SQL. */
   runAs<T>(caller: Caller, fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }

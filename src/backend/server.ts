@@ -6,6 +6,7 @@ import { Catalog } from './db/catalog.js';
 import type { Database } from './db/types.js';
 import { buildApp } from './app.js';
 import { runAsFactory } from './context.js';
+import { TokenService } from './tokens.js';
 
 export interface BackendOptions {
   dataDir: string;
@@ -62,7 +63,8 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     db = await openDatabase(opts);
     await bootstrap(db);
     const catalog = new Catalog(db);
-    const app = await buildApp({ db, catalog, keys, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log });
+    const tokens = new TokenService(keys.jwtSecret, db);
+    const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : opts.port;

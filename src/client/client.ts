@@ -1,5 +1,5 @@
 import { HttpTransport, type HttpRequest } from './request.js';
-import { ADMIN_ROUTES, ROUTES, authHeaders, dialectFromHealth, type Credentials, type Dialect } from './routes.js';
+import { ADMIN_ROUTES, ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
 
@@ -20,6 +20,13 @@ export interface QueryResult {
   rows: Record<string, unknown>[];
   /** Total rows matching the filters, when asked for. */
   total?: number;
+}
+
+export interface AuthSession {
+  user: Record<string, unknown>;
+  accessToken: string | null;
+  requireEmailVerification?: boolean;
+  expiresAt?: string;
 }
 
 export interface RawSqlResult {
@@ -43,16 +50,21 @@ export class InsForgeClient {
     private readonly http: HttpTransport,
     /** Shared by every view of this client, so detection happens once per process. */
     private readonly detected: { dialect?: Promise<Dialect> },
-    private readonly userToken?: string,
+    private readonly identity: Identity = {},
   ) {}
 
   static create(opts: ClientOptions): InsForgeClient {
     return new InsForgeClient(opts, new HttpTransport(opts.timeoutMs), {});
   }
 
-  /** The same client acting as a signed-in user (undefined: back to the configured keys). */
+  /** The same client with data calls made as a signed-in user; admin calls keep the configured key. */
   withUserToken(token: string | undefined): InsForgeClient {
-    return new InsForgeClient(this.opts, this.http, this.detected, token);
+    return new InsForgeClient(this.opts, this.http, this.detected, { token });
+  }
+
+  /** The same client with the caller's own bearer for every call, and none of the configured keys. */
+  withOnlyToken(token: string): InsForgeClient {
+    return new InsForgeClient(this.opts, this.http, this.detected, { token, exclusive: true });
   }
 
   close(): Promise<void> {
@@ -100,7 +112,7 @@ export class InsForgeClient {
       params: toSearchParams(query),
       headers: query.count ? { prefer: 'count=exact' } : {},
       signal,
-      auth: 'data',
+      auth: 'session',
     });
     return { rows: (res.body ?? []) as Record<string, unknown>[], total: query.count ? totalFrom(res.headers['content-range']) : undefined };
   }
@@ -113,25 +125,47 @@ export class InsForgeClient {
       prefer.push(upsert.ignoreDuplicates ? 'resolution=ignore-duplicates' : 'resolution=merge-duplicates');
       if (upsert.onConflict?.length) params.set('on_conflict', upsert.onConflict.join(','));
     }
-    const res = await this.send({ method: 'POST', path: routes.records(table), params, json: records, headers: { prefer: prefer.join(',') }, signal, auth: 'data' });
+    const res = await this.send({ method: 'POST', path: routes.records(table), params, json: records, headers: { prefer: prefer.join(',') }, signal, auth: 'session' });
     return (res.body ?? []) as Record<string, unknown>[];
   }
 
   async updateRecords(table: string, where: Filter[], values: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const routes = ROUTES[await this.resolveDialect(signal)];
-    const res = await this.send({ method: 'PATCH', path: routes.records(table), params: toSearchParams({ where }), json: values, headers: { prefer: 'return=representation' }, signal, auth: 'data' });
+    const res = await this.send({ method: 'PATCH', path: routes.records(table), params: toSearchParams({ where }), json: values, headers: { prefer: 'return=representation' }, signal, auth: 'session' });
     return (res.body ?? []) as Record<string, unknown>[];
   }
 
   async deleteRecords(table: string, where: Filter[], signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const routes = ROUTES[await this.resolveDialect(signal)];
-    const res = await this.send({ method: 'DELETE', path: routes.records(table), params: toSearchParams({ where }), headers: { prefer: 'return=representation' }, signal, auth: 'data' });
+    const res = await this.send({ method: 'DELETE', path: routes.records(table), params: toSearchParams({ where }), headers: { prefer: 'return=representation' }, signal, auth: 'session' });
     return (res.body ?? []) as Record<string, unknown>[];
   }
 
   async callRpc(fn: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
     const routes = ROUTES[await this.resolveDialect(signal)];
-    return (await this.send({ method: 'POST', path: routes.rpc(fn), json: args, signal, auth: 'data' })).body ?? null;
+    return (await this.send({ method: 'POST', path: routes.rpc(fn), json: args, signal, auth: 'session' })).body ?? null;
+  }
+
+  async signUp(email: string, password: string, name: string | undefined, signal?: AbortSignal): Promise<AuthSession> {
+    const routes = ROUTES[await this.resolveDialect(signal)];
+    return (await this.call({ method: 'POST', path: routes.signUp, json: { email, password, ...(name ? { name } : {}) }, signal, auth: 'anon' })) as AuthSession;
+  }
+
+  async signIn(email: string, password: string, signal?: AbortSignal): Promise<AuthSession> {
+    const routes = ROUTES[await this.resolveDialect(signal)];
+    return (await this.call({ method: 'POST', path: routes.signIn, json: { email, password }, signal, auth: 'anon' })) as AuthSession;
+  }
+
+  /** The user of this client's token. */
+  async currentUser(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const routes = ROUTES[await this.resolveDialect(signal)];
+    const body = (await this.call({ method: 'GET', path: routes.currentUser, signal, auth: 'session' })) as { user: Record<string, unknown> };
+    return body.user;
+  }
+
+  async signOut(signal?: AbortSignal): Promise<void> {
+    const routes = ROUTES[await this.resolveDialect(signal)];
+    await this.call({ method: 'POST', path: routes.signOut, signal, auth: 'session' });
   }
 
   async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal): Promise<RawSqlResult> {
@@ -144,9 +178,9 @@ export class InsForgeClient {
 
   private async send(req: SendRequest) {
     const target = await this.target();
-    const creds: Credentials = { apiKey: target.apiKey, anonKey: target.anonKey, userToken: this.userToken };
+    const creds: Credentials = this.identity.exclusive ? { token: this.identity.token } : { apiKey: target.apiKey, anonKey: target.anonKey, token: this.identity.token };
     const dialect = req.auth === 'none' ? 'documented' : await this.resolveDialect(req.signal);
-    const headers = { ...(req.auth === 'none' ? {} : authHeaders(dialect, creds, req.auth === 'admin')), ...req.headers };
+    const headers = { ...authHeaders(dialect, creds, req.auth), ...req.headers };
     const query = req.params?.toString();
     const http: HttpRequest = { method: req.method, url: `${target.baseUrl}${req.path}${query ? `?${query}` : ''}`, headers, json: req.json, signal: req.signal };
     return this.http.send(http);
@@ -160,6 +194,11 @@ interface SendRequest {
   headers?: Record<string, string>;
   json?: unknown;
   signal?: AbortSignal;
-  /** admin: the API key; data: a signed-in user's token, else the configured key; none: no credential. */
-  auth: 'admin' | 'data' | 'none';
+  auth: AuthMode;
+}
+
+interface Identity {
+  token?: string;
+  /** The token replaces the configured keys for every call (stateless HTTP: the caller's own credential). */
+  exclusive?: boolean;
 }

@@ -9,16 +9,29 @@ const enc = encodeURIComponent;
 export interface RouteTable {
   records(table: string): string;
   rpc(fn: string): string;
+  signUp: string;
+  signIn: string;
+  currentUser: string;
+  signOut: string;
 }
 
 export const ROUTES: Record<Dialect, RouteTable> = {
   documented: {
     records: (t) => `/api/db/${enc(t)}`,
     rpc: (fn) => `/api/db/rpc/${enc(fn)}`,
+    signUp: '/api/auth/signup',
+    signIn: '/api/auth/signin',
+    currentUser: '/api/auth/user',
+    signOut: '/api/auth/signout',
   },
   'insforge-v2': {
     records: (t) => `/api/database/records/${enc(t)}`,
     rpc: (fn) => `/api/database/rpc/${enc(fn)}`,
+    // server-side clients get the refresh token in the body instead of a browser cookie
+    signUp: '/api/auth/users?client_type=mobile',
+    signIn: '/api/auth/sessions?client_type=mobile',
+    currentUser: '/api/auth/sessions/current',
+    signOut: '/api/auth/logout',
   },
 };
 
@@ -32,17 +45,31 @@ export const ADMIN_ROUTES = {
 export interface Credentials {
   apiKey?: string;
   anonKey?: string;
-  /** A signed-in user's access token; wins over the keys for data routes. */
-  userToken?: string;
+  /** A signed-in user's access token, or a caller's own bearer (stateless HTTP); wins over the keys. */
+  token?: string;
 }
 
+/** Which credential a request carries: the admin key, the session's (user token, else a key), or the anon key. */
+export type AuthMode = 'admin' | 'session' | 'anon' | 'none';
+
 /** Headers that carry the caller's credential the way each dialect expects it. */
-export function authHeaders(dialect: Dialect, creds: Credentials, admin: boolean): Record<string, string> {
-  if (admin && creds.apiKey) return { authorization: `Bearer ${creds.apiKey}` };
-  if (creds.userToken) return { authorization: `Bearer ${creds.userToken}` };
-  if (creds.apiKey) return { authorization: `Bearer ${creds.apiKey}` };
-  if (creds.anonKey) return dialect === 'documented' ? { apikey: creds.anonKey } : { authorization: `Bearer ${creds.anonKey}` };
-  return {};
+export function authHeaders(dialect: Dialect, creds: Credentials, mode: AuthMode): Record<string, string> {
+  const anon = (): Record<string, string> => {
+    if (!creds.anonKey) return {};
+    return dialect === 'documented' ? { apikey: creds.anonKey } : { authorization: `Bearer ${creds.anonKey}` };
+  };
+  switch (mode) {
+    case 'none':
+      return {};
+    case 'anon':
+      return creds.anonKey ? anon() : creds.apiKey ? { authorization: `Bearer ${creds.apiKey}` } : {};
+    case 'admin':
+      if (creds.token && !creds.apiKey) return { authorization: `Bearer ${creds.token}` };
+      return creds.apiKey ? { authorization: `Bearer ${creds.apiKey}` } : anon();
+    case 'session':
+      if (creds.token) return { authorization: `Bearer ${creds.token}` };
+      return creds.apiKey ? { authorization: `Bearer ${creds.apiKey}` } : anon();
+  }
 }
 
 /** The embedded backend names itself in /api/health; real InsForge answers "Insforge OSS Backend". */

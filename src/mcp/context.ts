@@ -1,8 +1,19 @@
 import type { InsForgeClient } from '../client/client.js';
 
-/** What every tool sees of its MCP session: the client to call, acting for whoever this session is. */
+/** A signed-in user of one MCP session. The token never leaves this object except as a request header. */
+export interface SignedInUser {
+  token: string;
+  user: Record<string, unknown>;
+  expiresAt?: string;
+}
+
+/** What every tool sees of its MCP session. */
 export interface ToolContext {
-  /** The client with this session's credentials (a signed-in user's token, else the configured key). */
+  /** The client with this session's credentials: the signed-in user's token for data calls, else the configured key. */
   client(): InsForgeClient;
+  /** This session's signed-in user, if any; tools of the auth group change it. */
+  session: { user?: SignedInUser };
+  /** Stateless HTTP: nothing is kept between requests, so sign-in cannot carry over. */
+  stateless: boolean;
   log(msg: string): void;
 }

@@ -2,6 +2,7 @@ import type { McpConfig } from '../config.js';
 import { InsForgeClient, type Target } from '../client/client.js';
 import { createMcpServer } from './server.js';
 import { embeddedBackend } from './embedded.js';
+import type { McpSessionContext } from './http.js';
 
 export interface RunningMcp {
   close(): Promise<void>;
@@ -12,7 +13,8 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
   const embedded = config.url ? undefined : embeddedBackend(config, log);
   const remote: Target | undefined = config.url ? { baseUrl: config.url, apiKey: config.apiKey, anonKey: config.anonKey } : undefined;
   const client = InsForgeClient.create({ target: () => (remote ? Promise.resolve(remote) : embedded!.target()), timeoutMs: config.timeout, dialect: 'auto' });
-  const newServer = () => createMcpServer({ client, log });
+  const newServer = (session?: McpSessionContext) =>
+    createMcpServer({ client, log, stateless: session?.transport === 'stateless' ? { authorization: session.authorization } : undefined });
 
   const closeAll = async () => {
     await embedded?.close();
@@ -40,6 +42,7 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
     allowedOrigins: config.allowedOrigins,
     allowedHosts: config.allowedHosts,
     bearerToken: config.httpToken,
+    stateless: config.stateless,
     createServer: newServer,
     log,
   });

@@ -1,4 +1,5 @@
 import type { Database } from './types.js';
+import { AUTH_SCHEMA_SQL } from '../auth.js';
 
 /**
  * Roles and helpers every request relies on. Idempotent: runs at every start, on PGlite and on a
@@ -55,4 +56,5 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, project_ad
 
 export async function bootstrap(db: Database): Promise<void> {
   await db.exec(BOOTSTRAP_SQL);
+  await db.exec(AUTH_SCHEMA_SQL);
 }
