@@ -5,7 +5,8 @@ import { chmod, rm } from 'node:fs/promises';
 
 await rm('dist', { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli.ts'],
+  // functions run in worker threads, which need a file of their own: dist/functions-worker.js
+  entryPoints: { cli: 'src/cli.ts', 'functions-worker': 'src/backend/functions-worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -13,7 +14,8 @@ await build({
   platform: 'node',
   target: 'node20.19',
   chunkNames: 'chunks/[name]-[hash]',
-  external: ['@electric-sql/pglite', 'pg', 'fastify', '@fastify/*'],
+  // esbuild: only imported when running from source, to compile the function worker (functions-runner.ts)
+  external: ['@electric-sql/pglite', 'pg', 'fastify', '@fastify/*', 'esbuild'],
   // bundled CommonJS dependencies call require() for Node built-ins
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: 'linked',

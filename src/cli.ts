@@ -24,7 +24,7 @@ function onSignals(close: () => Promise<void>) {
 async function runBackend(config: BackendConfig) {
   const { startBackend } = await import('./backend/server.js');
   const dataDir = config.dataDir ?? defaultDataDir();
-  const backend = await startBackend({ ...config, dataDir, log });
+  const backend = await startBackend({ ...config, dataDir, log, maxUploadBytes: config.maxUploadMb * 1024 * 1024 });
   log(`backend ready at ${backend.url} (${backend.db.kind}${config.databaseUrl ? '' : `, data in ${dataDir}`})`);
   log(`keys (admin API key, anon key) are in ${backend.keysPath}`);
   onSignals(backend.close);

@@ -20,6 +20,9 @@ interface FlagSpec {
 
 const both: Command[] = ['mcp', 'backend'];
 
+/** The MCP server's tool groups (kept here so that config stays free of MCP imports). */
+export const FEATURE_NAMES = ['metadata', 'database', 'auth', 'storage', 'ai', 'functions'] as const;
+
 export const FLAGS = {
   url: { type: 'string', env: 'INSFORGE_URL', for: ['mcp'], arg: 'URL', help: 'InsForge backend to use. Omit to run the embedded backend.' },
   'api-key': { type: 'string', env: 'INSFORGE_API_KEY', for: both, arg: 'KEY', help: 'Admin API key (with --url), or a fixed admin key for the embedded backend.' },
@@ -31,12 +34,19 @@ export const FLAGS = {
   'allowed-hosts': { type: 'string', env: 'INSFORGE_ALLOWED_HOSTS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated Host header values allowed (default: localhost, 127.0.0.1, [::1]).' },
   'http-token': { type: 'string', env: 'INSFORGE_HTTP_TOKEN', for: ['mcp'], arg: 'TOKEN', help: 'Require "Authorization: Bearer TOKEN" on the MCP HTTP server.' },
   stateless: { type: 'boolean', env: 'INSFORGE_STATELESS', for: ['mcp'], help: "With --http: keep no sessions; each request acts with the caller's own Authorization: Bearer (an InsForge key or user token)." },
+  'read-only': { type: 'boolean', env: 'INSFORGE_READ_ONLY', for: ['mcp'], help: 'Offer only tools that write nothing; run-sql runs in a read-only transaction.' },
+  features: { type: 'string', env: 'INSFORGE_FEATURES', for: ['mcp'], arg: 'LIST', help: `Tool groups to offer, comma-separated: ${FEATURE_NAMES.join(',')} (default all).` },
   'backend-port': { type: 'string', env: 'INSFORGE_BACKEND_PORT', for: ['mcp'], arg: 'N', help: 'Port of the embedded backend (default 7130; a random free port if taken).' },
   'data-dir': { type: 'string', env: 'INSFORGE_DATA_DIR', for: both, arg: 'DIR', help: 'Embedded backend data directory (default $XDG_DATA_HOME/insforge-mcp).' },
   'database-url': { type: 'string', env: 'DATABASE_URL', for: both, arg: 'URL', help: 'Use this Postgres instead of the embedded PGlite.' },
   'cors-origins': { type: 'string', env: 'INSFORGE_CORS_ORIGINS', for: both, arg: 'LIST', help: 'Embedded backend CORS origins, comma-separated (default: * = all).' },
   'rate-limit': { type: 'string', env: 'INSFORGE_RATE_LIMIT', for: both, arg: 'N', help: 'Embedded backend requests per minute per anon key, user or address (default 1000).' },
   'admin-rate-limit': { type: 'string', env: 'INSFORGE_ADMIN_RATE_LIMIT', for: both, arg: 'N', help: 'Embedded backend requests per minute for the admin key (default 100000).' },
+  'max-upload-mb': { type: 'string', env: 'INSFORGE_MAX_UPLOAD_MB', for: both, arg: 'N', help: 'Embedded backend: largest file a storage upload may carry, in MiB (default 50).' },
+  'ai-base-url': { type: 'string', env: 'INSFORGE_AI_BASE_URL', for: both, arg: 'URL', help: 'Embedded backend: OpenAI-compatible AI provider, as OpenAI clients take it (ends in /v1), e.g. https://openrouter.ai/api/v1 or http://localhost:11434/v1.' },
+  'ai-api-key': { type: 'string', env: 'INSFORGE_AI_API_KEY', for: both, arg: 'KEY', help: 'Embedded backend: API key for the AI provider (none for a local one).' },
+  'function-timeout-ms': { type: 'string', env: 'INSFORGE_FUNCTION_TIMEOUT_MS', for: both, arg: 'MS', help: 'Embedded backend: time a function invocation may take, in milliseconds (default 10000).' },
+  'function-memory-mb': { type: 'string', env: 'INSFORGE_FUNCTION_MEMORY_MB', for: both, arg: 'N', help: 'Embedded backend: JavaScript heap of a function invocation, in MiB (default 64).' },
   timeout: { type: 'string', env: 'INSFORGE_TIMEOUT_MS', for: ['mcp'], arg: 'MS', help: 'Per-request timeout to the backend in milliseconds (default 30000).' },
   help: { type: 'boolean', for: both, help: 'Show this help.' },
   version: { type: 'boolean', for: both, help: 'Show the version.' },
@@ -61,6 +71,12 @@ const common = {
   corsOrigins: list.optional(),
   rateLimit: positive.default(1000),
   adminRateLimit: positive.default(100000),
+  maxUploadMb: positive.default(50),
+  aiBaseUrl: httpUrl.optional(),
+  aiApiKey: z.string().min(1).optional(),
+  // defaults live in the backend, which tests and the MCP server also start without a config
+  functionTimeoutMs: positive.optional(),
+  functionMemoryMb: positive.optional(),
 };
 
 export const BackendConfigSchema = z.object({
@@ -79,6 +95,12 @@ export const McpConfigSchema = z.object({
   timeout: positive.default(30000),
   backendPort: port.default(7130),
   stateless: flagBool.default(false),
+  readOnly: flagBool.default(false),
+  features: z
+    .string()
+    .transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(FEATURE_NAMES, { error: (i) => `unknown group "${String(i.input)}"; use ${FEATURE_NAMES.join(', ')}` })).min(1, 'name at least one group'))
+    .default([...FEATURE_NAMES]),
 });
 
 export type BackendConfig = z.infer<typeof BackendConfigSchema>;

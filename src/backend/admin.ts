@@ -50,6 +50,11 @@ JOIN pg_index ix ON ix.indexrelid = ic.oid
 WHERE i.schemaname = 'public' AND i.tablename = $1
 ORDER BY i.indexname`;
 
+const BUCKETS_SQL = `
+SELECT b.name, b.public, b.created_at AS "createdAt",
+       (SELECT count(*) FROM storage.objects o WHERE o.bucket = b.name)::int AS "objectCount"
+FROM storage.buckets b ORDER BY b.name`;
+
 const FUNCTIONS_SQL = `
 SELECT p.proname AS name, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS returns
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -81,6 +86,8 @@ function jsonSafe(value: unknown): unknown {
 interface RawSqlBody {
   query?: unknown;
   params?: unknown;
+  /** One statement in a READ ONLY transaction: the MCP server's --read-only mode. */
+  readOnly?: unknown;
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): void {
@@ -88,11 +95,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
 
   app.get('/api/metadata', async (req) => {
     const caller = requireAdmin(req.caller);
-    const [tables, functions] = await ctx.runAs(caller, async (tx) => [await tablesMetadata(tx, null), (await tx.query(FUNCTIONS_SQL)).rows]);
+    const [tables, functions, buckets] = await ctx.runAs(caller, async (tx) => [await tablesMetadata(tx, null), (await tx.query(FUNCTIONS_SQL)).rows, (await tx.query(BUCKETS_SQL)).rows]);
     return {
       database: { tables, functions },
       auth: { providers: ['email'] },
-      storage: { buckets: [] },
+      storage: { buckets },
       functions: [],
       version: VERSION,
       backend: { kind: 'embedded', database: ctx.db.kind },
@@ -115,11 +122,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
 
   app.post('/api/database/advance/rawsql', async (req) => {
     const caller = requireAdmin(req.caller);
-    const { query, params } = (req.body ?? {}) as RawSqlBody;
+    const { query, params, readOnly } = (req.body ?? {}) as RawSqlBody;
     if (typeof query !== 'string' || !query.trim()) throw new ApiError(400, 'INVALID_INPUT', 'query: Required (a non-empty SQL string)', 'Send {"query": "select 1", "params": []}.');
     if (params !== undefined && !Array.isArray(params)) throw new ApiError(400, 'INVALID_INPUT', 'params: must be an array', 'Send positional parameters for $1, $2, … as an array.');
     try {
-      const result = await ctx.runAs(caller, (tx) => (params?.length ? tx.query(query, params) : tx.exec(query)));
+      const result = await ctx.runAs(caller, async (tx) => {
+        if (readOnly === true) {
+          await tx.query('SET TRANSACTION READ ONLY');
+          // the extended protocol takes exactly one statement, so no COMMIT can end the read-only transaction early
+          return tx.query(query, params ?? []);
+        }
+        return params?.length ? tx.query(query, params) : tx.exec(query);
+      });
       return { rows: jsonSafe(result.rows), rowCount: result.rowCount, fields: result.fields };
     } finally {
       // run-sql may have created, altered or dropped anything

@@ -8,6 +8,10 @@ import { PostgrestError } from './db/postgrest.js';
 import { registerRecordRoutes } from './records.js';
 import { registerAdminRoutes } from './admin.js';
 import { registerAuthRoutes } from './auth.js';
+import { registerStorageRoutes, type StorageOptions } from './storage.js';
+import { registerAiRoutes } from './ai.js';
+import type { AiProviderOptions } from './ai-provider.js';
+import { registerFunctionRoutes, type FunctionLimitOptions } from './functions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +26,9 @@ export interface AppOptions {
   /** Requests per minute for the admin key. */
   adminRateLimit: number;
   bodyLimit?: number;
+  storage: StorageOptions;
+  ai?: AiProviderOptions;
+  functions?: FunctionLimitOptions;
   log?: (msg: string) => void;
 }
 
@@ -59,7 +66,7 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   await app.register(cors, {
     origin: opts.corsOrigins && !opts.corsOrigins.includes('*') ? opts.corsOrigins : true,
     credentials: true,
-    exposedHeaders: ['Content-Range', 'Preference-Applied', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'],
+    exposedHeaders: ['Content-Range', 'Content-Length', 'Content-Disposition', 'ETag', 'Accept-Ranges', 'Preference-Applied', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'],
   });
 
   // Who is calling is settled before rate limiting, so each key or user has its own budget.
@@ -90,5 +97,8 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   registerRecordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerAuthRoutes(app, ctx);
+  registerStorageRoutes(app, ctx, opts.storage);
+  registerAiRoutes(app, opts.ai ?? {});
+  registerFunctionRoutes(app, ctx, { limits: opts.functions ?? {}, log: opts.log ?? (() => undefined) });
   return app;
 }

@@ -7,6 +7,7 @@ import type { Database } from './db/types.js';
 import { buildApp } from './app.js';
 import { runAsFactory } from './context.js';
 import { TokenService } from './tokens.js';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './storage.js';
 
 export interface BackendOptions {
   dataDir: string;
@@ -18,6 +19,14 @@ export interface BackendOptions {
   corsOrigins?: string[];
   rateLimit: number;
   adminRateLimit: number;
+  /** Largest file one storage upload may carry (default 50 MiB). */
+  maxUploadBytes?: number;
+  /** OpenAI-compatible provider behind /api/ai/* (base URL ending in /v1); without it those routes answer 503. */
+  aiBaseUrl?: string;
+  aiApiKey?: string;
+  /** Limits of one function invocation (defaults in functions.ts: 10 s, 64 MiB). */
+  functionTimeoutMs?: number;
+  functionMemoryMb?: number;
   log: (msg: string) => void;
 }
 
@@ -64,7 +73,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     await bootstrap(db);
     const catalog = new Catalog(db);
     const tokens = new TokenService(keys.jwtSecret, db);
-    const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log });
+    const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb } });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : opts.port;

@@ -1,5 +1,7 @@
-import { HttpTransport, type HttpRequest } from './request.js';
-import { ADMIN_ROUTES, ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
+import type { Readable } from 'node:stream';
+import { HttpTransport, type HttpRequest, type StreamResponse } from './request.js';
+import { multipartBody } from './multipart.js';
+import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
 
@@ -27,6 +29,21 @@ export interface AuthSession {
   accessToken: string | null;
   requireEmailVerification?: boolean;
   expiresAt?: string;
+}
+
+export interface Bucket {
+  name: string;
+  public: boolean;
+  createdAt?: string;
+}
+
+export interface StoredObject {
+  bucket: string;
+  key: string;
+  size: number;
+  mimeType: string;
+  url: string;
+  uploadedAt?: string;
 }
 
 export interface RawSqlResult {
@@ -168,21 +185,84 @@ export class InsForgeClient {
     await this.call({ method: 'POST', path: routes.signOut, signal, auth: 'session' });
   }
 
-  async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal): Promise<RawSqlResult> {
-    return (await this.call({ method: 'POST', path: ADMIN_ROUTES.rawSql, json: { query, params: params ?? [] }, signal, auth: 'admin' })) as RawSqlResult;
+  listBuckets(signal?: AbortSignal): Promise<Bucket[]> {
+    return this.call({ method: 'GET', path: STORAGE_ROUTES.buckets, signal, auth: 'admin' }) as Promise<Bucket[]>;
+  }
+
+  createBucket(bucketName: string, isPublic: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.call({ method: 'POST', path: STORAGE_ROUTES.buckets, json: { bucketName, isPublic }, signal, auth: 'admin' }) as Promise<Record<string, unknown>>;
+  }
+
+  deleteBucket(bucketName: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.call({ method: 'DELETE', path: STORAGE_ROUTES.bucket(bucketName), signal, auth: 'admin', idempotent: true }) as Promise<Record<string, unknown>>;
+  }
+
+  listFiles(bucket: string, q: { prefix?: string; limit?: number; offset?: number }, signal?: AbortSignal): Promise<{ data: StoredObject[]; pagination?: { offset: number; limit: number; total: number } }> {
+    const params = new URLSearchParams();
+    if (q.prefix) params.set('prefix', q.prefix);
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.offset) params.set('offset', String(q.offset));
+    return this.call({ method: 'GET', path: STORAGE_ROUTES.objects(bucket), params, signal, auth: 'session' }) as Promise<{ data: StoredObject[] }>;
+  }
+
+  /** Streams the body to the backend as multipart; never holds the whole file. */
+  async uploadFile(bucket: string, key: string, file: { stream: Readable; size: number; contentType: string }, signal?: AbortSignal): Promise<StoredObject> {
+    const route = ROUTES[await this.resolveDialect(signal)].upload(bucket, key);
+    const filename = key.split('/').pop() || key;
+    const multipart = multipartBody(route.keyField ? { path: key } : {}, { filename, contentType: file.contentType, size: file.size, stream: file.stream });
+    const target = await this.target();
+    const res = await this.http.stream({
+      method: route.method,
+      url: `${target.baseUrl}${route.path}`,
+      headers: { ...(await this.headersFor('session', signal)), 'content-type': multipart.contentType, 'content-length': String(multipart.length), accept: 'application/json' },
+      body: multipart.body,
+      signal,
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as StoredObject;
+  }
+
+  /** The object as a stream, with its headers; `range` asks for part of it (`bytes=0-99`). */
+  async downloadFile(bucket: string, key: string, opts: { range?: string; signal?: AbortSignal } = {}): Promise<StreamResponse> {
+    const target = await this.target();
+    return this.http.stream({
+      method: 'GET',
+      url: `${target.baseUrl}${STORAGE_ROUTES.object(bucket, key)}`,
+      headers: { ...(await this.headersFor('session', opts.signal)), ...(opts.range ? { range: opts.range } : {}) },
+      signal: opts.signal,
+    });
+  }
+
+  deleteFile(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.call({ method: 'DELETE', path: STORAGE_ROUTES.object(bucket, key), signal, auth: 'session', idempotent: true }) as Promise<Record<string, unknown>>;
+  }
+
+  async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal, opts: { readOnly?: boolean } = {}): Promise<RawSqlResult> {
+    if (opts.readOnly && (await this.resolveDialect(signal)) === 'insforge-v2') {
+      // InsForge's raw SQL route has no read-only switch, and a client-side check of SQL text is not a guarantee
+      throw new BackendError(501, 'READ_ONLY_UNSUPPORTED', 'run-sql cannot be made read-only against this backend', 'Use query-table to read, or run without --read-only.');
+    }
+    const json = { query, params: params ?? [], ...(opts.readOnly ? { readOnly: true } : {}) };
+    return (await this.call({ method: 'POST', path: ADMIN_ROUTES.rawSql, json, signal, auth: 'admin' })) as RawSqlResult;
   }
 
   private async call(req: SendRequest): Promise<unknown> {
     return (await this.send(req)).body;
   }
 
-  private async send(req: SendRequest) {
+  private async headersFor(auth: AuthMode, signal?: AbortSignal): Promise<Record<string, string>> {
     const target = await this.target();
     const creds: Credentials = this.identity.exclusive ? { token: this.identity.token } : { apiKey: target.apiKey, anonKey: target.anonKey, token: this.identity.token };
-    const dialect = req.auth === 'none' ? 'documented' : await this.resolveDialect(req.signal);
-    const headers = { ...authHeaders(dialect, creds, req.auth), ...req.headers };
+    const dialect = auth === 'none' ? 'documented' : await this.resolveDialect(signal);
+    return authHeaders(dialect, creds, auth);
+  }
+
+  private async send(req: SendRequest) {
+    const target = await this.target();
+    const headers = { ...(await this.headersFor(req.auth, req.signal)), ...req.headers };
     const query = req.params?.toString();
-    const http: HttpRequest = { method: req.method, url: `${target.baseUrl}${req.path}${query ? `?${query}` : ''}`, headers, json: req.json, signal: req.signal };
+    const http: HttpRequest = { method: req.method, url: `${target.baseUrl}${req.path}${query ? `?${query}` : ''}`, headers, json: req.json, signal: req.signal, idempotent: req.idempotent };
     return this.http.send(http);
   }
 }
@@ -195,6 +275,7 @@ interface SendRequest {
   json?: unknown;
   signal?: AbortSignal;
   auth: AuthMode;
+  idempotent?: boolean;
 }
 
 interface Identity {

@@ -6,6 +6,8 @@ export class BackendError extends Error {
     message: string,
     readonly nextActions?: string,
     readonly details?: unknown,
+    /** From Retry-After / X-RateLimit-Reset, when the backend said when to come back. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -23,7 +25,7 @@ const snippet = (text: string) =>
     .slice(0, 200);
 
 /** Envelope {statusCode,error,message,nextActions}, PostgREST {code,message,details,hint}, or anything else. */
-export function errorFromResponse(status: number, contentType: string, text: string): BackendError {
+export function errorFromResponse(status: number, contentType: string, text: string, retryAfterMs?: number): BackendError {
   if (contentType.includes('json')) {
     try {
       const body = JSON.parse(text) as Record<string, unknown>;
@@ -31,7 +33,7 @@ export function errorFromResponse(status: number, contentType: string, text: str
       const code = typeof body.code === 'string' ? body.code : typeof body.error === 'string' ? body.error : `HTTP_${status}`;
       const next = typeof body.nextActions === 'string' ? body.nextActions : typeof body.hint === 'string' ? body.hint : undefined;
       const details = body.details ?? (typeof body.code === 'string' && typeof body.error === 'string' ? { error: body.error } : undefined);
-      return new BackendError(status, code, message, next, details ?? undefined);
+      return new BackendError(status, code, message, next, details ?? undefined, retryAfterMs);
     } catch {
       /* fall through: a JSON content type with a broken body */
     }
@@ -42,5 +44,7 @@ export function errorFromResponse(status: number, contentType: string, text: str
     `HTTP_${status}`,
     `The backend answered ${status} with a non-JSON body (${kind})${text ? `: ${snippet(text)}` : ''}`,
     status >= 500 ? 'The backend or a proxy in front of it failed; retry shortly, and check the backend URL and its logs if it persists.' : 'Check the backend URL: this does not look like an InsForge API.',
+    undefined,
+    retryAfterMs,
   );
 }

@@ -1,5 +1,14 @@
+import type { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import { BackendError, errorFromResponse } from './errors.js';
+import { retryAfterMs, retryDelay } from './retry.js';
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new BackendError(499, 'CANCELLED', 'The request was cancelled'));
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), reject(new BackendError(499, 'CANCELLED', 'The request was cancelled'))), { once: true });
+  });
 
 // undici is most of the bundle; loading it on the first call keeps it off the start-up path.
 type Undici = typeof import('undici');
@@ -13,6 +22,24 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   json?: unknown;
   signal?: AbortSignal;
+  /** Safe to send again (GET, HEAD, PUT/DELETE by key): retried on connection errors, 502/503/504 and 429. */
+  idempotent?: boolean;
+}
+
+/** A request whose body or answer is a stream (uploads, downloads): no total timeout, an idle one instead. */
+export interface StreamRequest {
+  method: HttpRequest['method'];
+  url: string;
+  headers?: Record<string, string>;
+  body?: Readable;
+  signal?: AbortSignal;
+  idempotent?: boolean;
+}
+
+export interface StreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -28,6 +55,19 @@ export class HttpTransport {
   constructor(private readonly timeoutMs: number) {}
 
   async send<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const idempotent = req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.sendOnce<T>(req);
+      } catch (err) {
+        const delay = idempotent ? retryDelay(err, attempt) : undefined;
+        if (delay === undefined) throw err;
+        await sleep(delay, req.signal);
+      }
+    }
+  }
+
+  private async sendOnce<T>(req: HttpRequest): Promise<HttpResponse<T>> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
@@ -51,7 +91,7 @@ export class HttpTransport {
       throw this.transportError(err, req, timeout.aborted);
     }
     const contentType = String(res.headers['content-type'] ?? '');
-    if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, contentType, text);
+    if (res.statusCode >= 400) throw errorFromResponse(res.statusCode, contentType, text, retryAfterMs(res.headers));
     let parsed: unknown = text;
     if (text && contentType.includes('json')) {
       try {
@@ -61,6 +101,47 @@ export class HttpTransport {
       }
     } else if (!text) parsed = undefined;
     return { status: res.statusCode, headers: res.headers, body: parsed as T };
+  }
+
+  /** Sends a streamed body and/or returns the answer as a stream; errors are read and thrown as usual. */
+  async stream(req: StreamRequest): Promise<StreamResponse> {
+    // a streamed body cannot be sent twice, so only bodiless requests are retried
+    const idempotent = (req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD')) && !req.body;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.streamOnce(req);
+      } catch (err) {
+        const delay = idempotent ? retryDelay(err, attempt) : undefined;
+        if (delay === undefined) throw err;
+        await sleep(delay, req.signal);
+      }
+    }
+  }
+
+  private async streamOnce(req: StreamRequest): Promise<StreamResponse> {
+    const { Agent, request } = await loadUndici();
+    this.agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 64, pipelining: 1 });
+    const http: HttpRequest = { method: req.method, url: req.url, signal: req.signal };
+    let res;
+    try {
+      res = await request(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: req.signal,
+        dispatcher: this.agent,
+        // large transfers may take long in total; what must not happen is a long silence
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw this.transportError(err, http, (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT');
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.body.text().catch(() => '');
+      throw errorFromResponse(res.statusCode, String(res.headers['content-type'] ?? ''), text, retryAfterMs(res.headers));
+    }
+    return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,8 @@ export interface RouteTable {
   signIn: string;
   currentUser: string;
   signOut: string;
+  /** Upload with a chosen key: documented POST …/objects with a `path` field; v2 PUT …/objects/{key}. */
+  upload(bucket: string, key: string): { method: 'POST' | 'PUT'; path: string; keyField: boolean };
 }
 
 export const ROUTES: Record<Dialect, RouteTable> = {
@@ -23,6 +25,7 @@ export const ROUTES: Record<Dialect, RouteTable> = {
     signIn: '/api/auth/signin',
     currentUser: '/api/auth/user',
     signOut: '/api/auth/signout',
+    upload: (b) => ({ method: 'POST', path: `/api/storage/buckets/${enc(b)}/objects`, keyField: true }),
   },
   'insforge-v2': {
     records: (t) => `/api/database/records/${enc(t)}`,
@@ -32,7 +35,16 @@ export const ROUTES: Record<Dialect, RouteTable> = {
     signIn: '/api/auth/sessions?client_type=mobile',
     currentUser: '/api/auth/sessions/current',
     signOut: '/api/auth/logout',
+    upload: (b, k) => ({ method: 'PUT', path: `/api/storage/buckets/${enc(b)}/objects/${enc(k)}`, keyField: false }),
   },
+};
+
+/** Storage routes that both dialects share. Keys are sent encoded (`a%2Fb.txt`), which both accept. */
+export const STORAGE_ROUTES = {
+  buckets: '/api/storage/buckets',
+  bucket: (b: string) => `/api/storage/buckets/${enc(b)}`,
+  objects: (b: string) => `/api/storage/buckets/${enc(b)}/objects`,
+  object: (b: string, k: string) => `/api/storage/buckets/${enc(b)}/objects/${enc(k)}`,
 };
 
 export const ADMIN_ROUTES = {

@@ -15,5 +15,7 @@ export interface ToolContext {
   session: { user?: SignedInUser };
   /** Stateless HTTP: nothing is kept between requests, so sign-in cannot carry over. */
   stateless: boolean;
+  /** Tools may read and write this machine's files (stdio: the user's own machine). Off over HTTP. */
+  localFiles: boolean;
   log(msg: string): void;
 }

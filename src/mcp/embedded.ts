@@ -35,6 +35,11 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
           corsOrigins: config.corsOrigins,
           rateLimit: config.rateLimit,
           adminRateLimit: config.adminRateLimit,
+          maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+          aiBaseUrl: config.aiBaseUrl,
+          aiApiKey: config.aiApiKey,
+          functionTimeoutMs: config.functionTimeoutMs,
+          functionMemoryMb: config.functionMemoryMb,
           log,
         });
         log(`embedded backend (${backend.db.kind}) at ${backend.url}; keys in ${backend.keysPath}`);

@@ -2,6 +2,7 @@ import type { McpConfig } from '../config.js';
 import { InsForgeClient, type Target } from '../client/client.js';
 import { createMcpServer } from './server.js';
 import { embeddedBackend } from './embedded.js';
+import { describeMode, selectTools, type Mode } from './toolsets.js';
 import type { McpSessionContext } from './http.js';
 
 export interface RunningMcp {
@@ -13,8 +14,11 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
   const embedded = config.url ? undefined : embeddedBackend(config, log);
   const remote: Target | undefined = config.url ? { baseUrl: config.url, apiKey: config.apiKey, anonKey: config.anonKey } : undefined;
   const client = InsForgeClient.create({ target: () => (remote ? Promise.resolve(remote) : embedded!.target()), timeoutMs: config.timeout, dialect: 'auto' });
+  const mode: Mode = { readOnly: config.readOnly, features: config.features };
+  const tools = selectTools(mode);
+  log(describeMode(mode));
   const newServer = (session?: McpSessionContext) =>
-    createMcpServer({ client, log, stateless: session?.transport === 'stateless' ? { authorization: session.authorization } : undefined });
+    createMcpServer({ client, log, tools, mode, localFiles: !config.http, stateless: session?.transport === 'stateless' ? { authorization: session.authorization } : undefined });
 
   const closeAll = async () => {
     await embedded?.close();

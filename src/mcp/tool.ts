@@ -4,15 +4,22 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import { ListToolsRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest, type Tool as ToolDefinition, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
 import { fail } from './results.js';
+import { BackendError } from '../client/errors.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
+export { FEATURE_NAMES as FEATURES } from '../config.js';
+export type Feature = (typeof import('../config.js').FEATURE_NAMES)[number];
+
 export interface ToolSpec<I extends ZodRawShape = ZodRawShape> {
   name: string;
+  group: Feature;
   description: string;
   input: I;
   output: ZodRawShape;
   annotations: ToolAnnotations;
+  /** For destructive calls: what this call would destroy (undefined: nothing, go ahead). */
+  destroys?: (args: z.output<z.ZodObject<I>>) => string | undefined;
 }
 
 type Handler<I extends ZodRawShape> = (ctx: ToolContext, args: z.output<z.ZodObject<I>>, extra: ToolExtra) => Promise<CallToolResult>;
@@ -24,8 +31,11 @@ export interface Tool {
 }
 
 export function defineTool<I extends ZodRawShape>(spec: ToolSpec<I>, handler: Handler<I>): Tool {
-  return { spec, handler: handler as unknown as Handler<ZodRawShape> };
+  return { spec: spec as unknown as ToolSpec, handler: handler as unknown as Handler<ZodRawShape> };
 }
+
+/** The argument destructive tools take when the client cannot ask the user itself. */
+export const confirmArg = z.boolean().optional().describe('true once the user has agreed (clients without elicitation)');
 
 /**
  * Registers tools on a session's server. Handlers never throw: any failure becomes an isError
@@ -33,8 +43,13 @@ export function defineTool<I extends ZodRawShape>(spec: ToolSpec<I>, handler: Ha
  */
 export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]): void {
   for (const { spec, handler } of tools) {
-    server.registerTool(spec.name, { description: spec.description, inputSchema: spec.input, outputSchema: spec.output, annotations: spec.annotations }, (async (args: never, extra: ToolExtra) => {
+    server.registerTool(spec.name, { description: spec.description, inputSchema: spec.input, outputSchema: spec.output, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
       try {
+        const what = spec.destroys?.(args);
+        if (what) {
+          const refusal = await confirmDestruction(server, spec.name, what, args.confirm === true, extra);
+          if (refusal) return refusal;
+        }
         return await handler(ctx, args, extra);
       } catch (err) {
         return fail(err);
@@ -42,6 +57,26 @@ export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]
     }) as never);
   }
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map((t) => compactDefinition(t.spec)) }));
+}
+
+/**
+ * Destructive calls need the user's yes: asked through MCP elicitation when the client supports
+ * it, otherwise given as confirm: true. Returns a result to send instead of running, or undefined.
+ */
+async function confirmDestruction(server: McpServer, tool: string, what: string, confirmed: boolean, extra: ToolExtra): Promise<CallToolResult | undefined> {
+  if (server.server.getClientCapabilities()?.elicitation) {
+    const answer = await server.server.elicitInput(
+      {
+        message: `${tool} will ${what}. This cannot be undone. Go ahead?`,
+        requestedSchema: { type: 'object', properties: { confirm: { type: 'boolean', title: 'Yes, do it' } }, required: ['confirm'] },
+      },
+      { relatedRequestId: extra.requestId, signal: extra.signal },
+    );
+    if (answer.action === 'accept' && answer.content?.confirm === true) return undefined;
+    return fail(new BackendError(409, 'NOT_CONFIRMED', `The user did not confirm: ${tool} was not run.`, 'Ask the user what to do instead.'));
+  }
+  if (confirmed) return undefined;
+  return fail(new BackendError(428, 'CONFIRMATION_REQUIRED', `${tool} would ${what}. It needs the user's agreement.`, 'Ask the user; if they agree, call again with "confirm": true.'));
 }
 
 const definitions = new WeakMap<ToolSpec, ToolDefinition>();

@@ -5,7 +5,7 @@ import { CLI } from '../support/mcp.js';
 
 /** The MCP Inspector CLI, once over stdio: each call spawns the bin afresh on the same data dir. */
 describe('MCP Inspector CLI over stdio', () => {
-  it('runs the database walk-through', async () => {
+  it('runs the database walk-through', { timeout: 240_000 }, async () => {
     const dataDir = await freshDataDir();
     const server = [process.execPath, CLI, '--data-dir', dataDir];
     const env = { INSFORGE_API_KEY: TEST_API_KEY, INSFORGE_ANON_KEY: TEST_ANON_KEY, INSFORGE_BACKEND_PORT: '0' };
@@ -27,7 +27,7 @@ describe('MCP Inspector CLI over stdio', () => {
     expect(queried).toMatchObject({ rows: [{ title: 'Hyperion' }], truncated: true, nextOffset: 1 });
     const updated = await tool('update-records', { table: 'books', where: [{ column: 'title', op: 'eq', value: 'Dune' }], values: { year: 1966 } });
     expect(updated.rows[0]).toMatchObject({ title: 'Dune', year: 1966 });
-    const deleted = await tool('delete-records', { table: 'books', where: [{ column: 'title', op: 'like', value: 'Neuro*' }] });
+    const deleted = await tool('delete-records', { table: 'books', where: [{ column: 'title', op: 'like', value: 'Neuro*' }], confirm: true });
     expect(deleted.deleted).toBe(1);
     const rpc = await tool('call-rpc', { function: 'books_after', args: { y: 1900 } });
     expect(rpc.result.map((b: { title: string }) => b.title)).toEqual(['Dune', 'Hyperion']);

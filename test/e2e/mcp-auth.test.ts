@@ -59,7 +59,7 @@ describe('MCP sign-in and RLS over Streamable HTTP', () => {
     expect(await tool(a, 'get-current-user')).toMatchObject({ signedIn: true, user: { email: 'a@example.com', profile: { name: 'A' } } });
 
     // A cannot touch the admin's row; RLS makes it invisible
-    expect(await tool(a, 'delete-records', { table: 'todos', where: [{ column: 'title', op: 'eq', value: 'admin row' }] })).toMatchObject({ deleted: 0 });
+    expect(await tool(a, 'delete-records', { table: 'todos', where: [{ column: 'title', op: 'eq', value: 'admin row' }], confirm: true })).toMatchObject({ deleted: 0 });
 
     expect(await tool(a, 'sign-out')).toEqual({ signedOut: true });
     expect(titles(await tool(a, 'query-table', { table: 'todos' }))).toEqual(['a1', 'a2', 'admin row']);

@@ -32,7 +32,7 @@ describe('MCP end to end', () => {
     const sse = new Client({ name: 'sse-test', version: '1.0.0' });
     await sse.connect(new SSEClientTransport(new URL(`${server.url}/sse`)));
     // same backend: the table exists already, so start from a fresh one
-    await sse.callTool({ name: 'run-sql', arguments: { query: 'drop table tasks; drop function count_open();' } });
+    await sse.callTool({ name: 'run-sql', arguments: { query: 'drop table tasks; drop function count_open();', confirm: true } });
     await databaseScenario(sse);
     await sse.close();
 

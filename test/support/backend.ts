@@ -2,7 +2,7 @@ import { cp, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { startBackend, type RunningBackend } from '../../src/backend/server.js';
+import { startBackend, type BackendOptions, type RunningBackend } from '../../src/backend/server.js';
 
 export const TEST_API_KEY = 'ik_test_admin_key_0123456789abcdef';
 export const TEST_ANON_KEY = 'anon_test_anon_key_0123456789abcdef';
@@ -36,6 +36,8 @@ export async function freshPostgresDatabase(): Promise<string> {
 
 export interface TestBackend extends RunningBackend {
   dataDir: string;
+  /** The Postgres database it uses (kind 'postgres'), to reopen it after a restart. */
+  databaseUrl?: string;
   /** fetch against the backend with an optional key: 'admin' | 'anon' | a raw header set. */
   api(path: string, init?: ApiInit): Promise<ApiResponse>;
 }
@@ -55,9 +57,10 @@ export interface ApiResponse {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function startTestBackend(kind: DbKind = 'pglite', opts: { dataDir?: string; rateLimit?: number } = {}): Promise<TestBackend> {
+/** `backend` adds or overrides startBackend options (AI provider, function limits, a database to reopen). */
+export async function startTestBackend(kind: DbKind = 'pglite', opts: { dataDir?: string; rateLimit?: number; backend?: Partial<BackendOptions> } = {}): Promise<TestBackend> {
   const dataDir = opts.dataDir ?? (await freshDataDir());
-  const databaseUrl = kind === 'postgres' ? await freshPostgresDatabase() : undefined;
+  const databaseUrl = opts.backend?.databaseUrl ?? (kind === 'postgres' ? await freshPostgresDatabase() : undefined);
   const backend = await startBackend({
     dataDir,
     host: '127.0.0.1',
@@ -68,6 +71,7 @@ export async function startTestBackend(kind: DbKind = 'pglite', opts: { dataDir?
     rateLimit: opts.rateLimit ?? 100000,
     adminRateLimit: 1000000,
     log: (m) => process.stderr.write(`[backend] ${m}\n`),
+    ...opts.backend,
   });
   const api = async (path: string, init: ApiInit = {}): Promise<ApiResponse> => {
     const headers: Record<string, string> = { ...init.headers };
@@ -89,7 +93,7 @@ export async function startTestBackend(kind: DbKind = 'pglite', opts: { dataDir?
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  return Object.assign(backend, { dataDir, api });
+  return Object.assign(backend, { dataDir, api, databaseUrl });
 }
 
 /** Runs SQL as the admin through the backend's raw SQL route, failing the test on error. */

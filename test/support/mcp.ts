@@ -135,7 +135,9 @@ export async function databaseScenario(client: Client): Promise<void> {
   const rpc = await call(client, 'call-rpc', { function: 'count_open' });
   expect(rpc.data.result).toBe(3);
 
-  const deleted = await call(client, 'delete-records', { table: 'tasks', where: [{ column: 'priority', op: 'is', value: null }] });
+  const unconfirmed = await call(client, 'delete-records', { table: 'tasks', where: [{ column: 'priority', op: 'is', value: null }] }, { allowError: true });
+  expect(unconfirmed.data.error).toMatchObject({ status: 428, code: 'CONFIRMATION_REQUIRED', nextActions: expect.stringContaining('confirm') });
+  const deleted = await call(client, 'delete-records', { table: 'tasks', where: [{ column: 'priority', op: 'is', value: null }], confirm: true });
   expect(deleted.data.deleted).toBe(1);
 
   const refused = await call(client, 'delete-records', { table: 'tasks', where: [] }, { allowError: true });

@@ -1,5 +1,7 @@
 import type { Database } from './types.js';
 import { AUTH_SCHEMA_SQL } from '../auth.js';
+import { STORAGE_SCHEMA_SQL } from '../storage-schema.js';
+import { FUNCTIONS_SCHEMA_SQL } from '../functions-store.js';
 
 /**
  * Roles and helpers every request relies on. Idempotent: runs at every start, on PGlite and on a
@@ -57,4 +59,6 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, project_ad
 export async function bootstrap(db: Database): Promise<void> {
   await db.exec(BOOTSTRAP_SQL);
   await db.exec(AUTH_SCHEMA_SQL);
+  await db.exec(STORAGE_SCHEMA_SQL);
+  await db.exec(FUNCTIONS_SCHEMA_SQL);
 }

@@ -28,6 +28,7 @@ function remember(ctx: ToolContext, s: AuthSession) {
 export const signUp = defineTool(
   {
     name: 'sign-up',
+    group: 'auth',
     description: 'Create a user and act as them in this session (to test RLS).',
     input: { email, password, name: z.string().max(200).optional() },
     output: { signedIn: z.boolean(), user: user.nullable(), expiresAt: z.string().optional(), requireEmailVerification: z.boolean().optional(), note: z.string() },
@@ -39,10 +40,12 @@ export const signUp = defineTool(
 export const signIn = defineTool(
   {
     name: 'sign-in',
+    group: 'auth',
     description: 'Sign in as a user; data tools of this session then act as them.',
     input: { email, password },
     output: { signedIn: z.boolean(), user: user.nullable(), expiresAt: z.string().optional(), note: z.string() },
-    annotations: { ...AUTH, idempotentHint: true },
+    // changes who this session acts as, not the backend's data: available in read-only mode
+    annotations: { ...AUTH, readOnlyHint: true, idempotentHint: true },
   },
   async (ctx, args, extra) => remember(ctx, await ctx.client().signIn(args.email, args.password, extra.signal)),
 );
@@ -50,6 +53,7 @@ export const signIn = defineTool(
 export const getCurrentUser = defineTool(
   {
     name: 'get-current-user',
+    group: 'auth',
     description: 'Who the data tools act as: the signed-in user, or the configured key.',
     input: {},
     output: { signedIn: z.boolean(), user: user.optional(), actingAs: z.string() },
@@ -64,10 +68,11 @@ export const getCurrentUser = defineTool(
 export const signOut = defineTool(
   {
     name: 'sign-out',
+    group: 'auth',
     description: "Sign out; this session's tools go back to the configured key.",
     input: {},
     output: { signedOut: z.boolean() },
-    annotations: { ...AUTH, idempotentHint: true },
+    annotations: { ...AUTH, readOnlyHint: true, idempotentHint: true },
   },
   async (ctx, _args, extra) => {
     const had = ctx.session.user;

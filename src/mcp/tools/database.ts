@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { FILTER_OPS } from '../../client/filters.js';
-import { defineTool, listedAsDescription } from '../tool.js';
+import { confirmArg, defineTool, listedAsDescription } from '../tool.js';
+import { destructiveSql } from '../destructive.js';
+import type { Filter } from '../../client/filters.js';
 import { capRows, MAX_ROWS, ok } from '../results.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -32,12 +34,13 @@ function changedRows(key: 'inserted' | 'updated' | 'deleted', changed: Record<st
 export const queryTable = defineTool(
   {
     name: 'query-table',
+    group: 'database',
     description: 'Read rows with filters, order and paging. Returns rows, truncated, nextOffset.',
     input: {
       table,
       select: z.string().max(2000).optional().describe('Columns, e.g. "id,name,alias:col" (default *)'),
       where: filters.optional().describe('All must match'),
-      or: filters.optional().describe('At least one must match'),
+      or: listedAsDescription(filters, 'Filters like where; at least one must match').optional(),
       order: z
         .array(z.object({ column: identifier, ascending: z.boolean().optional(), nulls: z.enum(['first', 'last']).optional() }).strict())
         .max(10)
@@ -71,6 +74,7 @@ export const queryTable = defineTool(
 export const insertRecords = defineTool(
   {
     name: 'insert-records',
+    group: 'database',
     description: 'Insert rows, or upsert. Omitted columns take their defaults. Returns the rows.',
     input: {
       table,
@@ -92,6 +96,7 @@ export const insertRecords = defineTool(
 export const updateRecords = defineTool(
   {
     name: 'update-records',
+    group: 'database',
     description: 'Set values on the rows matching all filters in where. Returns the rows.',
     input: {
       table,
@@ -107,10 +112,12 @@ export const updateRecords = defineTool(
 export const deleteRecords = defineTool(
   {
     name: 'delete-records',
+    group: 'database',
     description: 'Delete the rows matching all filters in where. Returns the rows.',
-    input: { table, where: filters.min(1).describe('All must match; at least one') },
+    input: { table, where: filters.min(1).describe('All must match; at least one'), confirm: confirmArg },
     output: { deleted: z.number(), rows, truncated: z.boolean() },
     annotations: DESTRUCTIVE,
+    destroys: ({ table, where }) => `delete the rows of ${table} where ${describeFilters(where)}`,
   },
   async (ctx, args, extra) => changedRows('deleted', await ctx.client().deleteRecords(args.table, args.where, extra.signal)),
 );
@@ -118,6 +125,7 @@ export const deleteRecords = defineTool(
 export const callRpc = defineTool(
   {
     name: 'call-rpc',
+    group: 'database',
     description: 'Call a database function with named arguments.',
     input: { function: identifier.describe('Function name'), args: row.optional().describe('Named arguments') },
     output: { result: z.unknown() },
@@ -126,22 +134,48 @@ export const callRpc = defineTool(
   async (ctx, args, extra) => ok({ result: await ctx.client().callRpc(args.function, args.args ?? {}, extra.signal) }, { untrusted: true }),
 );
 
+const sqlResult = (res: { rows?: Record<string, unknown>[]; rowCount?: number }) => {
+  const capped = capRows(res.rows ?? []);
+  return ok({ rows: capped.rows, ...(res.rowCount !== undefined ? { rowCount: res.rowCount } : {}), truncated: capped.truncated }, { untrusted: true });
+};
+const sqlOutput = { rows, rowCount: z.number().optional(), truncated: z.boolean() };
+const params = z.array(z.unknown()).max(1000).optional();
+
 export const runSql = defineTool(
   {
     name: 'run-sql',
+    group: 'database',
     description: 'Run SQL as admin (bypasses RLS): DDL, policies, functions, queries. $1.. take params.',
     input: {
       query: z.string().min(1).max(1_000_000).describe('SQL; several statements only without params'),
-      params: z.array(z.unknown()).max(1000).optional(),
+      params,
+      confirm: confirmArg,
     },
-    output: { rows, rowCount: z.number().optional(), truncated: z.boolean() },
+    output: sqlOutput,
     annotations: { ...WRITE, destructiveHint: true },
+    destroys: ({ query }) => {
+      const what = destructiveSql(query);
+      return what ? `run SQL that destroys data (${what})` : undefined;
+    },
   },
-  async (ctx, args, extra) => {
-    const res = await ctx.client().runSql(args.query, args.params, extra.signal);
-    const capped = capRows(res.rows ?? []);
-    return ok({ rows: capped.rows, ...(res.rowCount !== undefined ? { rowCount: res.rowCount } : {}), truncated: capped.truncated }, { untrusted: true });
-  },
+  async (ctx, args, extra) => sqlResult(await ctx.client().runSql(args.query, args.params, extra.signal)),
 );
+
+/** run-sql of --read-only mode: one statement in a read-only transaction, so no write gets through. */
+export const runSqlReadOnly = defineTool(
+  {
+    name: 'run-sql',
+    group: 'database',
+    description: 'Run one SQL statement in a read-only transaction (read-only mode). $1.. take params.',
+    input: { query: z.string().min(1).max(1_000_000).describe('One statement'), params },
+    output: sqlOutput,
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  },
+  async (ctx, args, extra) => sqlResult(await ctx.client().runSql(args.query, args.params, extra.signal, { readOnly: true })),
+);
+
+function describeFilters(where: Filter[]): string {
+  return where.map((f) => `${f.column} ${f.not ? 'not ' : ''}${f.op} ${JSON.stringify(f.value)}`).join(' and ');
+}
 
 export const databaseTools = [queryTable, insertRecords, updateRecords, deleteRecords, callRpc, runSql];

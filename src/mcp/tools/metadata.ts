@@ -16,6 +16,7 @@ const compactTables = (metadata: Record<string, unknown>) =>
 export const getBackendMetadata = defineTool(
   {
     name: 'get-backend-metadata',
+    group: 'metadata',
     description: 'Backend URL and tables with column types. verbose: RLS, policies, keys, functions.',
     input: { verbose: z.boolean().optional() },
     output: { backend: z.record(z.string(), z.unknown()), tables: z.record(z.string(), z.unknown()) },
@@ -36,6 +37,7 @@ export const getBackendMetadata = defineTool(
 export const describeTable = defineTool(
   {
     name: 'describe-table',
+    group: 'metadata',
     description: 'One table: columns, defaults, keys, indexes, RLS, policies, row count.',
     input: { table: z.string().min(1).max(63) },
     output: { table: z.record(z.string(), z.unknown()) },

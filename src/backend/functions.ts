@@ -1,0 +1,170 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from './errors.js';
+import { disconnectSignal } from './disconnect.js';
+import { requireAdmin, requireCaller } from './caller.js';
+import type { BackendContext } from './context.js';
+import { FunctionStore } from './functions-store.js';
+import { FunctionRunner, InvocationAborted, type FunctionLimits } from './functions-runner.js';
+
+/** Settable per backend; undefined means the default. */
+export interface FunctionLimitOptions {
+  timeoutMs?: number;
+  memoryMb?: number;
+}
+
+export interface FunctionsOptions {
+  limits: FunctionLimitOptions;
+  log: (msg: string) => void;
+}
+
+const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
+
+type SlugRequest = FastifyRequest<{ Params: { slug: string } }>;
+
+const SLUG = /^[A-Za-z0-9_-]+$/;
+const RESERVED_SLUGS = new Set(['health']);
+const HANDLER_HELP = 'A function is `export default async (req) => new Response(…)` or `module.exports = async function (request) { … }`.';
+
+const slug = z.string().regex(SLUG, 'only letters, digits, "_" and "-"').max(64);
+const CreateBody = z.object({
+  name: z.string().trim().min(1),
+  code: z.string().min(1),
+  slug: slug.optional(),
+  description: z.string().nullish(),
+  status: z.enum(['active', 'draft']).default('active'),
+});
+const UpdateBody = z.object({
+  name: z.string().trim().min(1).optional(),
+  code: z.string().min(1).optional(),
+  description: z.string().nullish(),
+  status: z.enum(['active', 'draft']).optional(),
+});
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  throw new ApiError(400, 'INVALID_INPUT', issues, `Send {"name", "code", "slug"?, "description"?, "status"?: "active"|"draft"}. ${HANDLER_HELP}`);
+}
+
+/** A slug made from the name when none is given: "Send Welcome Email" → send-welcome-email. */
+const slugFromName = (name: string) =>
+  name
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+
+const alreadyExists = (name: string) => new ApiError(409, 'FUNCTION_ALREADY_EXISTS', `Function "${name}" already exists`, `Update it with PUT /api/functions/${name}, or choose another slug.`);
+const notFound = (name: string) => new ApiError(404, 'FUNCTION_NOT_FOUND', `Function "${name}" not found`, 'List the functions with GET /api/functions, or create it with POST /api/functions.');
+
+/** Headers that describe one hop of HTTP, not the message: Node and the runtime set their own. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length', 'expect']);
+
+/** The backend's own address as seen from this machine, for functions that call back into it. */
+function selfUrl(app: FastifyInstance): string {
+  const a = app.server.address();
+  if (!a || typeof a === 'string') throw new Error('the backend is not listening on TCP');
+  const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${host}:${a.port}`;
+}
+
+/** The credential the caller sent, handed to the function so it can call the backend as the caller. */
+function callerToken(req: FastifyRequest): string | undefined {
+  const auth = /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1];
+  const single = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  return auth ?? single(req.headers.apikey) ?? single(req.headers['x-api-key']);
+}
+
+/**
+ * Functions: admin CRUD at the InsForge v2 paths, and invocation at the documented
+ * `POST /api/functions/{slug}` (any valid key) and v2's open `ANY /functions/{slug}`.
+ */
+export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext, opts: FunctionsOptions): void {
+  const store = new FunctionStore(ctx.db);
+  const runner = new FunctionRunner(
+    { ...DEFAULT_LIMITS, timeoutMs: opts.limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs, memoryMb: opts.limits.memoryMb ?? DEFAULT_LIMITS.memoryMb },
+    opts.log,
+  );
+  app.addHook('onClose', () => runner.close());
+
+  app.get('/api/functions', async (req) => {
+    requireAdmin(req.caller);
+    return { functions: await store.list(), runtime: { status: 'running' }, deploymentUrl: null };
+  });
+
+  app.post('/api/functions', async (req, reply) => {
+    requireAdmin(req.caller);
+    const body = parseBody(CreateBody, req.body);
+    const fnSlug = body.slug ?? slugFromName(body.name);
+    if (!SLUG.test(fnSlug)) throw new ApiError(400, 'INVALID_INPUT', `slug: cannot derive a slug from the name "${body.name}"`, 'Give a slug of letters, digits, "_" and "-".');
+    if (RESERVED_SLUGS.has(fnSlug)) throw new ApiError(400, 'FUNCTION_SLUG_RESERVED', `The slug "${fnSlug}" is reserved`, 'Choose another slug.');
+    if (await store.get(fnSlug)) throw alreadyExists(fnSlug);
+    // code about to serve must load; a draft may be work in progress
+    if (body.status === 'active') await runner.check(fnSlug, body.code);
+    const created = await store.create({ ...body, slug: fnSlug });
+    if (!created) throw alreadyExists(fnSlug); // created meanwhile by a concurrent request
+    return reply.status(201).send({ success: true, function: created, deployment: null });
+  });
+
+  app.get('/api/functions/:slug', async (req: SlugRequest) => {
+    requireAdmin(req.caller);
+    const fn = await store.get(req.params.slug);
+    if (!fn) throw notFound(req.params.slug);
+    return fn;
+  });
+
+  app.put('/api/functions/:slug', async (req: SlugRequest) => {
+    requireAdmin(req.caller);
+    const changes = parseBody(UpdateBody, req.body);
+    const current = await store.get(req.params.slug);
+    if (!current) throw notFound(req.params.slug);
+    const goesLive = (changes.status ?? current.status) === 'active' && (changes.code !== undefined || current.status !== 'active');
+    if (goesLive) await runner.check(current.slug, changes.code ?? current.code);
+    const updated = await store.update(current.slug, changes);
+    if (!updated) throw notFound(req.params.slug);
+    return { success: true, function: updated, deployment: null };
+  });
+
+  app.delete('/api/functions/:slug', async (req: SlugRequest) => {
+    requireAdmin(req.caller);
+    if (!(await store.remove(req.params.slug))) throw notFound(req.params.slug);
+    return { success: true, message: `Function ${req.params.slug} deleted successfully` };
+  });
+
+  const invoke = async (req: SlugRequest, reply: FastifyReply) => {
+    const name = req.params.slug;
+    // looked up outside any transaction: the function may call back into the backend
+    const code = await store.activeCode(name);
+    if (code === undefined) throw new ApiError(404, 'FUNCTION_NOT_FOUND', `Function "${name}" not found or not active`, 'List the functions with GET /api/functions; a draft must be set to "active" first.');
+    const baseUrl = selfUrl(app);
+    const token = callerToken(req);
+    const headers = Object.entries(req.headers).flatMap(([k, v]) => (HOP_BY_HOP.has(k) || v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one): [string, string] => [k, one])));
+    const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength) : undefined;
+    let res;
+    try {
+      res = await runner.invoke(name, code, { method: req.method, url: `${baseUrl}${req.url}`, headers, body }, { INSFORGE_BASE_URL: baseUrl, ...(token ? { INSFORGE_TOKEN: token } : {}) }, disconnectSignal(reply));
+    } catch (err) {
+      if (err instanceof InvocationAborted) return reply.hijack(); // nobody is listening any more
+      throw err;
+    }
+    reply.status(res.status);
+    for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k)) reply.header(k, k === 'set-cookie' ? [...toArray(reply.getHeader(k)), v] : v);
+    return reply.send(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength));
+  };
+
+  // Invocation bodies reach the function as they were sent, whatever their type: in this scope
+  // every content type is read as raw bytes instead of being parsed.
+  void app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    raw.post('/api/functions/:slug', async (req: SlugRequest, reply) => {
+      requireCaller(req.caller);
+      return invoke(req, reply);
+    });
+    raw.all('/functions/:slug', invoke);
+  });
+}
+
+const toArray = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);

@@ -1,0 +1,327 @@
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, isPgError } from './errors.js';
+import { requireAdmin, requireCaller, type Caller } from './caller.js';
+import type { BackendContext } from './context.js';
+import type { Queryable } from './db/types.js';
+import { StorageDisk } from './storage-disk.js';
+import { attachmentDisposition, chooseMimeType, mustDownload, notModified, requestedRange } from './storage-http.js';
+import { checkBucketName, checkKey, generateKey } from './storage-keys.js';
+import { receiveUpload, tooLarge } from './storage-upload.js';
+
+export interface StorageOptions {
+  /** Folder for object bytes, `<dataDir>/storage`. */
+  dir: string;
+  maxUploadBytes: number;
+}
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+/** Room for the multipart framing and small fields on top of the file in a Content-Length. */
+const FORM_OVERHEAD_BYTES = 1024 * 1024;
+
+/** Who reads a public bucket without sending any key: the database sees an anon request. */
+const PUBLIC_READER: Caller = { role: 'anon', claims: { role: 'anon' }, rateKey: 'anon' };
+
+interface BucketRow {
+  name: string;
+  public: boolean;
+  created_at: Date | string;
+}
+interface BucketAccess {
+  public: boolean;
+  /** May the caller add objects (storage.can_insert, which the insert policy also uses)? */
+  writable: boolean;
+}
+interface ObjectRow {
+  bucket: string;
+  key: string;
+  size: number | string;
+  mime_type: string;
+  etag: string;
+  updated_at: Date | string;
+}
+type DeleteOutcome = 'deleted' | 'notFound' | 'forbidden';
+type BucketParams = { Params: { bucket: string } };
+
+const OBJECT_COLUMNS = 'bucket, key, size, mime_type, etag, updated_at';
+const UPSERT_OBJECT_SQL = `
+INSERT INTO storage.objects (bucket, key, size, mime_type, etag, owner) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, mime_type = excluded.mime_type, etag = excluded.etag, updated_at = now()
+RETURNING ${OBJECT_COLUMNS}`;
+
+const bucketNotFound = (bucket: string) =>
+  new ApiError(404, 'STORAGE_NOT_FOUND', `Bucket "${bucket}" not found`, 'List buckets with GET /api/storage/buckets, or create it with POST /api/storage/buckets (admin key).');
+const objectNotFound = (bucket: string, key: string) =>
+  new ApiError(404, 'STORAGE_NOT_FOUND', `Object "${key}" not found in bucket "${bucket}"`, `List the bucket with GET /api/storage/buckets/${bucket}/objects?prefix=…`);
+const privateBucket = (bucket: string) =>
+  new ApiError(403, 'FORBIDDEN', `Bucket "${bucket}" is private: the anon key cannot use it`, `Use a signed-in user's access token or the admin API key, or make the bucket public (PATCH /api/storage/buckets/${bucket} {"isPublic": true}, admin key).`);
+const notYours = (bucket: string, key: string, action: string) =>
+  new ApiError(403, 'FORBIDDEN', `Not allowed to ${action} "${key}" in bucket "${bucket}"`, 'Users may replace or delete only objects they uploaded, and the anon key may only add new objects to public buckets. The admin API key may do anything.');
+const invalidInput = (message: string, nextActions: string) => new ApiError(400, 'STORAGE_INVALID_PARAMETER', message, nextActions);
+
+const iso = (t: Date | string) => new Date(t).toISOString();
+const single = (v: unknown) => (Array.isArray(v) ? v[0] : v) as string | undefined;
+
+function intParam(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalidInput(`${name} must be an integer from ${min} to ${max}`, `Send e.g. ?${name}=${fallback}.`);
+  return n;
+}
+
+function booleanField(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalidInput(`${name} must be true or false`, `Send {"${name}": true} or {"${name}": false}.`);
+  return value;
+}
+
+/**
+ * The key as sent after `…/objects/`, percent-decoded once: `a%2Fb` and `a/b` name the same
+ * key. Read from the raw URL because Fastify's wildcard drops a trailing slash, which would
+ * turn the invalid key `a/` into `a`.
+ */
+function keyInUrl(req: FastifyRequest): string {
+  const path = req.url.split('?')[0]!;
+  const bucketEnd = path.indexOf('/', '/api/storage/buckets/'.length);
+  try {
+    return checkKey(decodeURIComponent(path.slice(bucketEnd + '/objects/'.length)));
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw invalidInput('Invalid object key: bad percent-encoding', 'Encode the key with encodeURIComponent.');
+  }
+}
+
+const objectUrl = (req: FastifyRequest, bucket: string, key: string) => `${req.protocol}://${req.host}/api/storage/buckets/${bucket}/objects/${encodeURIComponent(key)}`;
+
+const toObject = (req: FastifyRequest, row: ObjectRow) => ({
+  bucket: row.bucket,
+  key: row.key,
+  size: Number(row.size),
+  mimeType: row.mime_type,
+  uploadedAt: iso(row.updated_at),
+  url: objectUrl(req, row.bucket, row.key),
+});
+
+async function bucketAccess(tx: Queryable, bucket: string): Promise<BucketAccess> {
+  const { rows } = await tx.query<BucketAccess>('SELECT public, storage.can_insert(name) AS writable FROM storage.buckets WHERE name = $1', [bucket]);
+  if (!rows[0]) throw bucketNotFound(bucket);
+  return rows[0];
+}
+
+/** A private bucket is closed to callers with no key (401) and to the anon key (403). */
+function refusePrivate(bucket: string, access: BucketAccess, caller: Caller | undefined): void {
+  if (access.public) return;
+  if (requireCaller(caller).role === 'anon') throw privateBucket(bucket);
+}
+
+export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext, opts: StorageOptions): void {
+  const disk = new StorageDisk(opts.dir);
+
+  /**
+   * Deletes metadata and moves the bytes aside in one transaction: they are put back if the
+   * transaction fails and removed for good once it has committed.
+   */
+  async function removeTogether<T>(caller: Caller, bucket: string, key: string | undefined, fn: (tx: Queryable, detach: () => Promise<void>) => Promise<T>): Promise<T> {
+    let trash: string | undefined;
+    let result: T;
+    try {
+      result = await ctx.runAs(caller, (tx) => fn(tx, async () => void (trash = await disk.detach(bucket, key))));
+    } catch (err) {
+      if (trash) await disk.reattach(trash, bucket, key);
+      throw err;
+    }
+    if (trash) {
+      await disk.discard(trash);
+      if (key !== undefined) await disk.pruneFolders(bucket, key);
+    }
+    return result;
+  }
+
+  const deleteObject = (caller: Caller, bucket: string, key: string) =>
+    removeTogether<DeleteOutcome>(caller, bucket, key, async (tx, detach) => {
+      const deleted = await tx.query('DELETE FROM storage.objects WHERE bucket = $1 AND key = $2 RETURNING key', [bucket, key]);
+      if (deleted.rows.length) {
+        await detach();
+        return 'deleted';
+      }
+      // row-level security hides what it refuses: a row still visible is one we may not delete
+      const seen = await tx.query('SELECT 1 FROM storage.objects WHERE bucket = $1 AND key = $2', [bucket, key]);
+      return seen.rows.length ? 'forbidden' : 'notFound';
+    });
+
+  /** POST (key from the form's `path`, else generated; 201) and PUT (key from the URL; 200). */
+  async function upload(req: FastifyRequest<BucketParams>, reply: FastifyReply, keyFromUrl: string | undefined, status: number) {
+    const caller = requireCaller(req.caller);
+    const bucket = checkBucketName(req.params.bucket);
+    if (Number(req.headers['content-length']) > opts.maxUploadBytes + FORM_OVERHEAD_BYTES) throw tooLarge(opts.maxUploadBytes);
+    // refused before a byte of the body is read
+    const access = await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket));
+    if (!access.writable) throw privateBucket(bucket);
+
+    const received = await receiveUpload(req, disk, opts.maxUploadBytes);
+    const key = keyFromUrl ?? received.path ?? generateKey(received.filename);
+    const mimeType = chooseMimeType(received.declaredType, key, received.filename);
+    const owner = typeof caller.claims.sub === 'string' ? caller.claims.sub : null;
+    try {
+      // metadata and file appear together: the rename happens inside the transaction, so a failed
+      // rename rolls the row back, and the row is committed only once the file is in place
+      const row = await ctx.runAs(caller, async (tx) => {
+        const { rows } = await tx.query<ObjectRow>(UPSERT_OBJECT_SQL, [bucket, key, received.temp.size, mimeType, received.temp.md5, owner]);
+        await disk.place(received.temp.path, bucket, key);
+        return rows[0]!;
+      });
+      return reply.status(status).send(toObject(req, row));
+    } catch (err) {
+      if (isPgError(err) && err.code === '42501') throw notYours(bucket, key, 'replace');
+      if (isPgError(err) && err.code === '23505') throw new ApiError(409, 'STORAGE_ALREADY_EXISTS', `An object whose key differs from "${key}" only in letter case exists`, 'Keys are unique regardless of case (files on case-insensitive disks would collide); choose another key.');
+      throw err;
+    } finally {
+      await disk.discard(received.temp.path); // a no-op once it was renamed into place
+    }
+  }
+
+  /** GET and HEAD: public buckets need no key; conditional and range requests as RFC 9110. */
+  async function download(req: FastifyRequest<BucketParams>, reply: FastifyReply) {
+    const bucket = checkBucketName(req.params.bucket);
+    const key = keyInUrl(req);
+    const { access, object } = await ctx.runAs(req.caller ?? PUBLIC_READER, async (tx) => {
+      const access = await bucketAccess(tx, bucket);
+      const { rows } = await tx.query<ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM storage.objects WHERE bucket = $1 AND key = $2`, [bucket, key]);
+      return { access, object: rows[0] };
+    });
+    if (!object) {
+      refusePrivate(bucket, access, req.caller);
+      throw objectNotFound(bucket, key);
+    }
+    const file = await disk.open(bucket, key);
+    if (!file) throw objectNotFound(bucket, key);
+    let streaming = false;
+    try {
+      const { size } = await file.stat();
+      const etag = `"${object.etag}"`;
+      const modified = new Date(object.updated_at);
+      reply.header('ETag', etag).header('Last-Modified', modified.toUTCString()).header('Cache-Control', 'no-cache').header('Accept-Ranges', 'bytes').header('X-Content-Type-Options', 'nosniff');
+      if (notModified(req.headers, etag, modified)) return reply.status(304).send();
+
+      const range = requestedRange(req.headers, size, etag, modified);
+      if (range === 'unsatisfiable') {
+        reply.header('Content-Range', `bytes */${size}`);
+        throw new ApiError(416, 'STORAGE_INVALID_PARAMETER', `Range not satisfiable: the object has ${size} bytes`, 'Ask for a range inside the object, e.g. Range: bytes=0-1023.');
+      }
+      reply.header('Content-Type', object.mime_type);
+      // stored as given, but never rendered as a page from this origin (stored XSS)
+      if (mustDownload(object.mime_type)) reply.header('Content-Disposition', attachmentDisposition(key));
+      const { start, end } = range ?? { start: 0, end: size - 1 };
+      if (range) reply.status(206).header('Content-Range', `bytes ${start}-${end}/${size}`);
+      reply.header('Content-Length', String(end - start + 1));
+      if (req.method === 'HEAD' || end < start) return reply.send();
+      streaming = true; // the stream closes the file when it ends, fails or is cut off
+      return reply.send(file.createReadStream({ start, end }));
+    } finally {
+      if (!streaming) await file.close();
+    }
+  }
+
+  void app.register(async (scope) => {
+    await disk.init();
+    // multipart only here: other routes keep refusing multipart bodies
+    await scope.register(multipart);
+
+    scope.get('/api/storage/buckets', async (req) => {
+      const caller = requireAdmin(req.caller);
+      const { rows } = await ctx.runAs(caller, (tx) => tx.query<BucketRow>('SELECT name, public, created_at FROM storage.buckets ORDER BY name'));
+      return rows.map((b) => ({ name: b.name, public: b.public, createdAt: iso(b.created_at) }));
+    });
+
+    scope.post('/api/storage/buckets', async (req, reply) => {
+      const caller = requireAdmin(req.caller);
+      const body = (req.body ?? {}) as { bucketName?: unknown; isPublic?: unknown };
+      const bucket = checkBucketName(body.bucketName);
+      const isPublic = booleanField(body.isPublic, 'isPublic') ?? true;
+      try {
+        await ctx.runAs(caller, async (tx) => {
+          await tx.query('INSERT INTO storage.buckets (name, public) VALUES ($1, $2)', [bucket, isPublic]);
+          await disk.createBucket(bucket);
+        });
+      } catch (err) {
+        if (isPgError(err) && err.code === '23505') throw new ApiError(409, 'STORAGE_ALREADY_EXISTS', `Bucket "${bucket}" already exists`, 'Use the existing bucket, or choose another name (names are unique regardless of case).');
+        throw err;
+      }
+      return reply.status(201).send({
+        message: 'Bucket created successfully',
+        bucketName: bucket,
+        isPublic,
+        nextActions: `Upload files with POST /api/storage/buckets/${bucket}/objects (multipart: "path" then "file").`,
+      });
+    });
+
+    scope.patch('/api/storage/buckets/:bucket', async (req: FastifyRequest<BucketParams>) => {
+      const caller = requireAdmin(req.caller);
+      const bucket = checkBucketName(req.params.bucket);
+      const isPublic = booleanField((req.body as { isPublic?: unknown } | undefined)?.isPublic, 'isPublic');
+      if (isPublic === undefined) throw invalidInput('isPublic: Required', 'Send {"isPublic": true} or {"isPublic": false}.');
+      const { rows } = await ctx.runAs(caller, (tx) => tx.query('UPDATE storage.buckets SET public = $2, updated_at = now() WHERE name = $1 RETURNING name', [bucket, isPublic]));
+      if (!rows.length) throw bucketNotFound(bucket);
+      return { message: 'Bucket visibility updated', bucket, isPublic, nextActions: isPublic ? 'Its objects can now be downloaded without a key.' : 'Its objects now need a user token or the admin key.' };
+    });
+
+    scope.delete('/api/storage/buckets/:bucket', async (req: FastifyRequest<BucketParams>) => {
+      const caller = requireAdmin(req.caller);
+      const bucket = checkBucketName(req.params.bucket);
+      const found = await removeTogether(caller, bucket, undefined, async (tx, detach) => {
+        const { rows } = await tx.query('DELETE FROM storage.buckets WHERE name = $1 RETURNING name', [bucket]);
+        if (rows.length) await detach();
+        return rows.length > 0;
+      });
+      if (!found) throw bucketNotFound(bucket);
+      return { message: 'Bucket deleted successfully', nextActions: 'Its objects were deleted with it.' };
+    });
+
+    scope.get('/api/storage/buckets/:bucket/objects', async (req: FastifyRequest<BucketParams>) => {
+      const caller = requireCaller(req.caller);
+      const bucket = checkBucketName(req.params.bucket);
+      const query = req.query as Record<string, unknown>;
+      const prefix = single(query.prefix) ?? '';
+      const search = single(query.search) || null;
+      const limit = intParam(single(query.limit), 'limit', 100, 1, 1000);
+      const offset = intParam(single(query.offset), 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+      const where = 'bucket = $1 AND starts_with(key, $2) AND ($3::text IS NULL OR strpos(lower(key), lower($3)) > 0)';
+      const { rows, total } = await ctx.runAs(caller, async (tx) => {
+        refusePrivate(bucket, await bucketAccess(tx, bucket), caller);
+        const page = await tx.query<ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM storage.objects WHERE ${where} ORDER BY key COLLATE "C" LIMIT $4 OFFSET $5`, [bucket, prefix, search, limit, offset]);
+        const count = await tx.query<{ n: number | string }>(`SELECT count(*) AS n FROM storage.objects WHERE ${where}`, [bucket, prefix, search]);
+        return { rows: page.rows, total: Number(count.rows[0]?.n ?? 0) };
+      });
+      return { data: rows.map((r) => toObject(req, r)), pagination: { offset, limit, total } };
+    });
+
+    scope.post('/api/storage/buckets/:bucket/objects', async (req: FastifyRequest<BucketParams>, reply) => upload(req, reply, undefined, 201));
+    scope.put('/api/storage/buckets/:bucket/objects/*', async (req: FastifyRequest<BucketParams>, reply) => upload(req, reply, keyInUrl(req), 200));
+    // HEAD has its own route: the automatic one would read the whole file to discard it
+    scope.get('/api/storage/buckets/:bucket/objects/*', { exposeHeadRoute: false }, download);
+    scope.head('/api/storage/buckets/:bucket/objects/*', download);
+
+    scope.delete('/api/storage/buckets/:bucket/objects/*', async (req: FastifyRequest<BucketParams>) => {
+      const caller = requireCaller(req.caller);
+      const bucket = checkBucketName(req.params.bucket);
+      const key = keyInUrl(req);
+      refusePrivate(bucket, await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket)), caller);
+      const outcome = await deleteObject(caller, bucket, key);
+      if (outcome === 'notFound') throw objectNotFound(bucket, key);
+      if (outcome === 'forbidden') throw notYours(bucket, key, 'delete');
+      return { message: 'Object deleted successfully' };
+    });
+
+    scope.delete('/api/storage/buckets/:bucket/objects', async (req: FastifyRequest<BucketParams>) => {
+      const caller = requireCaller(req.caller);
+      const bucket = checkBucketName(req.params.bucket);
+      const keys = (req.body as { keys?: unknown } | undefined)?.keys;
+      if (!Array.isArray(keys) || keys.length < 1 || keys.length > 1000) throw invalidInput('keys: an array of 1 to 1000 keys is required', 'Send {"keys": ["a.txt", "folder/b.png"]}.');
+      keys.forEach(checkKey);
+      refusePrivate(bucket, await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket)), caller);
+      const results: { key: string; status: DeleteOutcome }[] = [];
+      for (const key of keys as string[]) results.push({ key, status: await deleteObject(caller, bucket, key) });
+      return { results };
+    });
+  });
+}

@@ -1,0 +1,30 @@
+import { FEATURES, type Feature, type Tool } from './tool.js';
+import { metadataTools } from './tools/metadata.js';
+import { databaseTools, runSql, runSqlReadOnly } from './tools/database.js';
+import { authTools } from './tools/auth.js';
+import { storageTools } from './tools/storage.js';
+
+const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools];
+
+export interface Mode {
+  readOnly: boolean;
+  features: readonly Feature[];
+}
+
+/**
+ * The tools a server offers: only the enabled groups; in read-only mode only tools that write
+ * nothing, with run-sql swapped for its read-only form. Computed once per process.
+ */
+export function selectTools(mode: Mode): Tool[] {
+  return ALL.filter((t) => mode.features.includes(t.spec.group))
+    .map((t) => (mode.readOnly && t === runSql ? runSqlReadOnly : t))
+    .filter((t) => !mode.readOnly || t.spec.annotations.readOnlyHint === true);
+}
+
+/** The effective mode in one sentence, for the server's instructions and stderr. */
+export function describeMode(mode: Mode): string {
+  const groups = mode.features.length === FEATURES.length ? 'all tool groups' : `tool groups: ${mode.features.join(', ')}`;
+  return mode.readOnly
+    ? `Mode: READ-ONLY (tools that write are not offered; run-sql runs one statement in a read-only transaction), ${groups}.`
+    : `Mode: read-write, ${groups}. Destructive calls need the user's confirmation.`;
+}
