@@ -3,7 +3,8 @@
  * measured alongside it; absolute times are printed for context only.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir, open } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -27,6 +28,12 @@ interface Row {
 }
 const rows: Row[] = [];
 
+/** A figure that is a measured quantity of its own (bytes, MB), not a ratio of two timings. */
+function recordValue(figure: string, value: number, detail: string, goal?: string) {
+  rows.push({ figure, ratio: value, spread: '–', detail, goal });
+  process.stderr.write(`  ${figure}: ${fmt(value)} (${detail})\n`);
+}
+
 function record(figure: string, subject: Summary, baseline: Summary, detail: string, goal?: string) {
   const ratio = subject.median / baseline.median;
   // spread: the ratio at the 10th and 90th percentiles of the subject against the baseline median
@@ -45,23 +52,46 @@ async function spawnToExit(args: string[]): Promise<number> {
   return performance.now() - t0;
 }
 
-async function coldStart(url: string): Promise<number> {
-  const t0 = performance.now();
-  const transport = new StdioClientTransport({ command: process.execPath, args: ['dist/cli.js', '--url', url], env: { ...process.env, INSFORGE_API_KEY: API_KEY } as Record<string, string>, stderr: 'ignore' });
+interface ServerCommand {
+  args: string[];
+  env: Record<string, string>;
+}
+const ours = (url: string): ServerCommand => ({ args: ['dist/cli.js', '--url', url], env: { ...process.env, INSFORGE_API_KEY: API_KEY } as Record<string, string> });
+/** The official InsForge MCP server from npm, pointed at the same backend. */
+const theirs = (url: string): ServerCommand => ({ args: ['node_modules/@insforge/mcp/dist/index.js', '--api_key', API_KEY, '--api_base_url', url], env: { ...process.env } as Record<string, string> });
+
+async function connect(cmd: ServerCommand): Promise<{ client: Client; transport: StdioClientTransport }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: cmd.args, env: cmd.env, stderr: 'ignore' });
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);
+  return { client, transport };
+}
+
+async function coldStart(cmd: ServerCommand): Promise<number> {
+  const t0 = performance.now();
+  const { client } = await connect(cmd);
   await client.listTools();
   const t = performance.now() - t0;
   await client.close();
   return t;
 }
 
+async function toolList(cmd: ServerCommand): Promise<{ bytes: number; count: number }> {
+  const { client } = await connect(cmd);
+  const list = await client.listTools();
+  await client.close();
+  return { bytes: Buffer.byteLength(JSON.stringify(list)), count: list.tools.length };
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const peakMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
 async function main() {
   const root = await mkdtemp(join(tmpdir(), 'insforge-bench-'));
   let backend: RunningBackend | undefined;
   try {
     process.stderr.write('starting the embedded backend…\n');
-    backend = await startBackend({ dataDir: join(root, 'data'), host: '127.0.0.1', port: 0, apiKey: API_KEY, anonKey: ANON_KEY, rateLimit: 1e9, adminRateLimit: 1e9, log: () => undefined });
+    backend = await startBackend({ dataDir: join(root, 'data'), host: '127.0.0.1', port: 0, apiKey: API_KEY, anonKey: ANON_KEY, rateLimit: 1e9, adminRateLimit: 1e9, maxUploadBytes: 2 * 1024 ** 3, log: () => undefined });
     const { url, db } = backend;
     const admin = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
     const rawsql = async (query: string) => {
@@ -76,16 +106,23 @@ async function main() {
     process.stderr.write('cold start…\n');
     const nodeFloor: number[] = [];
     const cold: number[] = [];
+    const official: number[] = [];
     for (let i = 0; i < COLD_RUNS; i++) {
       nodeFloor.push(await spawnToExit(['-e', '']));
-      cold.push(await coldStart(url));
+      cold.push(await coldStart(ours(url)));
+      official.push(await coldStart(theirs(url)));
     }
-    record('Cold start: spawn → tools/list over stdio ÷ bare `node -e ""` spawn', summarize(cold), summarize(nodeFloor), `${fmt(summarize(cold).median, 0)} ms vs ${fmt(summarize(nodeFloor).median, 0)} ms`);
+    record('Cold start: spawn → `tools/list` over stdio ÷ the official `@insforge/mcp` on the same backend', summarize(cold), summarize(official), `${fmt(summarize(cold).median, 0)} ms vs ${fmt(summarize(official).median, 0)} ms`, '≤ 0.4');
+    record('Cold start ÷ a bare `node -e ""` spawn (the floor)', summarize(cold), summarize(nodeFloor), `${fmt(summarize(cold).median, 0)} ms vs ${fmt(summarize(nodeFloor).median, 0)} ms`);
+
+    process.stderr.write('tokens…\n');
+    const ourList = await toolList(ours(url));
+    const theirList = await toolList(theirs(url));
+    const perTool = (l: { bytes: number; count: number }) => l.bytes / l.count;
+    recordValue('`tools/list` bytes per tool (ours; the official server in the detail)', perTool(ourList), `${ourList.count} tools, ${fmt(perTool(ourList), 0)} B/tool; official: ${theirList.count} tools, ${fmt(perTool(theirList), 0)} B/tool`, '≤ 450');
 
     process.stderr.write('query-table overhead…\n');
-    const transport = new StdioClientTransport({ command: process.execPath, args: ['dist/cli.js', '--url', url], env: { ...process.env, INSFORGE_API_KEY: API_KEY } as Record<string, string>, stderr: 'ignore' });
-    const client = new Client({ name: 'bench', version: '1' });
-    await client.connect(transport);
+    const { client, transport } = await connect(ours(url));
     let i = 0;
     const viaMcp = () => client.callTool({ name: 'query-table', arguments: { table: 'items', where: [{ column: 'id', op: 'eq', value: (i++ % 10000) + 1 }] } });
     const direct = async () => {
@@ -93,8 +130,19 @@ async function main() {
       await r.body.json();
     };
     const [mcpTimes, directTimes] = await timePair(N, viaMcp, direct);
-    record('query-table one row by PK, MCP stdio ÷ direct REST (undici)', summarize(mcpTimes), summarize(directTimes), `${fmt(summarize(mcpTimes).median)} ms vs ${fmt(summarize(directTimes).median)} ms`, '≤ 1.15');
+    record('`query-table` one row by PK, MCP stdio ÷ the same REST request with undici', summarize(mcpTimes), summarize(directTimes), `${fmt(summarize(mcpTimes).median)} ms vs ${fmt(summarize(directTimes).median)} ms`, '≤ 1.15');
+
+    const hundred = (await client.callTool({ name: 'query-table', arguments: { table: 'items', order: [{ column: 'id' }], limit: 100 } })) as unknown as { content: { text: string }[]; structuredContent: { rows: unknown[] } };
+    const resultBytes = Buffer.byteLength(hundred.content[0]!.text);
+    const rowsBytes = Buffer.byteLength(JSON.stringify(hundred.structuredContent.rows));
+    recordValue('100-row `query-table` result text ÷ the compact JSON of those rows', resultBytes / rowsBytes, `${resultBytes} B vs ${rowsBytes} B`, '≤ 1.1');
+
+    await new Promise((r) => setTimeout(r, 500));
+    recordValue('Idle RSS of the MCP server (stdio, remote backend), MB', rssMb(transport.pid!), 'after initialize, tools/list and calls', '≤ 70');
     await client.close();
+
+    process.stderr.write('HTTP throughput…\n');
+    await httpThroughput(url);
 
     process.stderr.write('backend overhead…\n');
     const [httpTimes, pgliteTimes] = await timePair(
@@ -118,6 +166,9 @@ async function main() {
     const sqlInsertTimes = await timeEach(quick ? 3 : 7, () => db.query('INSERT INTO bulk (name, qty, note) SELECT name, qty, note FROM json_populate_recordset(null::bulk, $1::json)', [body]), 1);
     record('10k-row insert in one request ÷ the same rows in one SQL statement on PGlite', summarize(insertTimes), summarize(sqlInsertTimes), `${fmt(summarize(insertTimes).median, 0)} ms vs ${fmt(summarize(sqlInsertTimes).median, 0)} ms`);
 
+    process.stderr.write('large upload…\n');
+    await largeUpload(url, root);
+
     printTable();
     await mkdir('bench/results', { recursive: true });
     await writeFile('bench/results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, rows }, null, 2) + '\n');
@@ -125,6 +176,97 @@ async function main() {
     await backend?.close();
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** 50 Streamable-HTTP sessions calling query-table, against the backend's own rate for the same request at the same concurrency. */
+async function httpThroughput(url: string) {
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const child = spawn(process.execPath, ['dist/cli.js', '--http', '--port', '0', '--url', url], { env: { ...process.env, INSFORGE_API_KEY: API_KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const mcpUrl = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d) => {
+      err += d;
+      const m = /Streamable HTTP at (\S+)\/mcp/.exec(err);
+      if (m) resolve(`${m[1]}/mcp`);
+    });
+    child.on('exit', () => reject(new Error(err)));
+  });
+  const SESSIONS = 50;
+  const CALLS = quick ? 20 : 60;
+  const clients = await Promise.all(
+    Array.from({ length: SESSIONS }, async () => {
+      const c = new Client({ name: 'bench', version: '1' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)));
+      return c;
+    }),
+  );
+  let k = 0;
+  const viaMcp = async () => {
+    const t0 = performance.now();
+    await Promise.all(clients.map(async (c) => {
+      for (let j = 0; j < CALLS; j++) await c.callTool({ name: 'query-table', arguments: { table: 'items', where: [{ column: 'id', op: 'eq', value: (k++ % 10000) + 1 }] } });
+    }));
+    return (SESSIONS * CALLS) / ((performance.now() - t0) / 1000);
+  };
+  const direct = async () => {
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: SESSIONS }, async () => {
+      for (let j = 0; j < CALLS; j++) {
+        const r = await request(`${url}/api/db/items?id=eq.${(k++ % 10000) + 1}&limit=101`, { headers: { authorization: `Bearer ${API_KEY}` } });
+        await r.body.json();
+      }
+    }));
+    return (SESSIONS * CALLS) / ((performance.now() - t0) / 1000);
+  };
+  await viaMcp();
+  await direct();
+  const mcpRates: number[] = [];
+  const directRates: number[] = [];
+  for (let r = 0; r < (quick ? 2 : 4); r++) {
+    mcpRates.push(await viaMcp());
+    directRates.push(await direct());
+  }
+  const m = summarize(mcpRates);
+  const d = summarize(directRates);
+  rows.push({ figure: `HTTP throughput: ${SESSIONS} Streamable-HTTP sessions calling \`query-table\`, calls/s ÷ the backend's own requests/s at the same concurrency`, ratio: m.median / d.median, spread: `${fmt(m.p10 / d.median)}–${fmt(m.p90 / d.median)}`, detail: `${fmt(m.median, 0)}/s vs ${fmt(d.median, 0)}/s`, goal: '≥ 0.8' });
+  await Promise.all(clients.map((c) => c.close()));
+  child.kill('SIGTERM');
+}
+
+/** A large file through upload-file (stdio, streamed from disk) against a direct undici multipart upload of the same file. */
+async function largeUpload(url: string, root: string) {
+  const size = (quick ? 256 : 1024) * 1024 * 1024;
+  const path = join(root, 'large.bin');
+  const handle = await open(path, 'w');
+  const chunk = Buffer.alloc(8 * 1024 * 1024, 7);
+  for (let written = 0; written < size; written += chunk.length) await handle.write(chunk);
+  await handle.close();
+  // the backend in this process would share its memory with a direct upload: the server under test runs its own
+  const { client, transport } = await connect({ args: ['dist/cli.js', '--url', url], env: { ...process.env, INSFORGE_API_KEY: API_KEY } as Record<string, string> });
+  await client.callTool({ name: 'create-bucket', arguments: { bucketName: 'bench' } }).catch(() => undefined);
+  const pid = transport.pid!;
+  const before = rssMb(pid);
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  let t0 = performance.now();
+  const res = await client.callTool({ name: 'upload-file', arguments: { bucket: 'bench', key: 'via-mcp.bin', filePath: path } }, undefined, { timeout: 600_000 });
+  const mcpSeconds = (performance.now() - t0) / 1000;
+  if (res.isError) throw new Error(JSON.stringify(res.content));
+  const growth = peakMb(pid) - before;
+  await client.close();
+
+  const { openAsBlob } = await import('node:fs');
+  const { FormData } = await import('undici');
+  const form = new FormData();
+  form.set('path', 'direct.bin');
+  form.set('file', await openAsBlob(path), 'direct.bin');
+  t0 = performance.now();
+  const r = await request(`${url}/api/storage/buckets/bench/objects`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: form });
+  await r.body.dump();
+  if (r.statusCode !== 201) throw new Error(`direct upload: ${r.statusCode}`);
+  const directSeconds = (performance.now() - t0) / 1000;
+  const mb = size / 1024 / 1024;
+  rows.push({ figure: `${mb} MiB upload through \`upload-file\`: throughput ÷ a direct undici multipart upload`, ratio: directSeconds / mcpSeconds, spread: '–', detail: `${fmt(mb / mcpSeconds, 0)} MiB/s vs ${fmt(mb / directSeconds, 0)} MiB/s` });
+  recordValue(`${mb} MiB upload: peak RSS growth of the MCP server, MB`, growth, 'VmHWM after the upload − RSS before', '≤ 64');
 }
 
 function printTable() {

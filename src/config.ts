@@ -47,6 +47,7 @@ export const FLAGS = {
   'ai-api-key': { type: 'string', env: 'INSFORGE_AI_API_KEY', for: both, arg: 'KEY', help: 'Embedded backend: API key for the AI provider (none for a local one).' },
   'function-timeout-ms': { type: 'string', env: 'INSFORGE_FUNCTION_TIMEOUT_MS', for: both, arg: 'MS', help: 'Embedded backend: time a function invocation may take, in milliseconds (default 10000).' },
   'function-memory-mb': { type: 'string', env: 'INSFORGE_FUNCTION_MEMORY_MB', for: both, arg: 'N', help: 'Embedded backend: JavaScript heap of a function invocation, in MiB (default 64).' },
+  dialect: { type: 'string', env: 'INSFORGE_DIALECT', for: ['mcp'], arg: 'NAME', help: 'API dialect of the backend: auto (detect on first use), documented, or insforge-v2 (default auto).' },
   timeout: { type: 'string', env: 'INSFORGE_TIMEOUT_MS', for: ['mcp'], arg: 'MS', help: 'Per-request timeout to the backend in milliseconds (default 30000).' },
   help: { type: 'boolean', for: both, help: 'Show this help.' },
   version: { type: 'boolean', for: both, help: 'Show the version.' },
@@ -95,6 +96,7 @@ export const McpConfigSchema = z.object({
   timeout: positive.default(30000),
   backendPort: port.default(7130),
   stateless: flagBool.default(false),
+  dialect: z.enum(['auto', 'documented', 'insforge-v2']).default('auto'),
   readOnly: flagBool.default(false),
   features: z
     .string()

@@ -106,6 +106,21 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
     };
   });
 
+  // The keys, for admins (InsForge v2 paths; the static routes win over /api/metadata/:table).
+  app.get('/api/metadata/anon-key', async (req) => {
+    requireAdmin(req.caller);
+    return { anonKey: ctx.keys.anonKey };
+  });
+  app.get('/api/metadata/api-key', async (req) => {
+    requireAdmin(req.caller);
+    return { apiKey: ctx.keys.apiKey };
+  });
+  // Deprecated in InsForge v2, still used by its MCP server: the anon key as an "access token".
+  app.post('/api/auth/tokens/anon', async (req) => {
+    requireAdmin(req.caller);
+    return { accessToken: ctx.keys.anonKey, message: 'Anon key retrieved successfully (deprecated route, use GET /api/metadata/anon-key)' };
+  });
+
   app.get('/api/metadata/:table', async (req: FastifyRequest<{ Params: { table: string } }>) => {
     const caller = requireAdmin(req.caller);
     const name = req.params.table;

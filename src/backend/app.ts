@@ -8,6 +8,9 @@ import { PostgrestError } from './db/postgrest.js';
 import { registerRecordRoutes } from './records.js';
 import { registerAdminRoutes } from './admin.js';
 import { registerAuthRoutes } from './auth.js';
+import { registerAuthV2Routes } from './auth-v2.js';
+import { Accounts } from './auth-accounts.js';
+import { registerTableRoutes } from './tables.js';
 import { registerStorageRoutes, type StorageOptions } from './storage.js';
 import { registerAiRoutes } from './ai.js';
 import type { AiProviderOptions } from './ai-provider.js';
@@ -70,8 +73,13 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   });
 
   // Who is calling is settled before rate limiting, so each key or user has its own budget.
+  // Routes open to anyone ignore a credential that is not valid (an expired token) instead of refusing it.
   app.addHook('onRequest', async (req) => {
-    req.caller = await identifyCaller(req.headers, ctx.keys, ctx.tokens.verify);
+    try {
+      req.caller = await identifyCaller(req.headers, ctx.keys, ctx.tokens.verify);
+    } catch (err) {
+      if (!req.routeOptions.config?.tolerateBadCredentials) throw err;
+    }
   });
 
   await app.register(rateLimit, {
@@ -96,7 +104,10 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
 
   registerRecordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
-  registerAuthRoutes(app, ctx);
+  const accounts = new Accounts(ctx.db);
+  registerAuthRoutes(app, ctx, accounts);
+  registerAuthV2Routes(app, ctx, accounts);
+  registerTableRoutes(app, ctx);
   registerStorageRoutes(app, ctx, opts.storage);
   registerAiRoutes(app, opts.ai ?? {});
   registerFunctionRoutes(app, ctx, { limits: opts.functions ?? {}, log: opts.log ?? (() => undefined) });

@@ -3,6 +3,19 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from './errors.js';
 import type { BackendKeys } from './datadir.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route needs no credential, so one that is not valid is ignored instead of refused (401). */
+    tolerateBadCredentials?: boolean;
+  }
+}
+
+/**
+ * Route options of the open routes (sign-in, refresh, logout, public config): the SDK sends its
+ * last access token everywhere, and an expired one must not stop it from signing in or refreshing.
+ */
+export const OPEN_ROUTE = { config: { tolerateBadCredentials: true } } as const;
+
 export type DbRole = 'anon' | 'authenticated' | 'project_admin';
 
 /** Who is asking, as the database will see it. */

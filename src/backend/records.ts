@@ -16,13 +16,18 @@ const OBJECT_MEDIA = 'application/vnd.pgrst.object+json';
 
 const wantsObject = (req: FastifyRequest) => wantsSingleObject(req.headers.accept);
 
-/** The raw query string: PostgREST keys repeat and carry dots, which a parsed object would lose. */
+/**
+ * The raw query string: PostgREST keys repeat and carry dots, which a parsed object would lose.
+ * Clients may name the schema (InsForge v2's `schema=`, PostgREST's Accept-Profile and
+ * Content-Profile headers, which the SDK's `.schema()` sends); only public is exposed.
+ */
 function queryOf(req: FastifyRequest): URLSearchParams {
   const query = new URLSearchParams(req.url.split('?')[1] ?? '');
-  // InsForge v2 clients may name the schema; only public is exposed
-  const schema = query.get('schema');
-  if (schema !== null && schema !== 'public') {
-    throw new ApiError(400, 'INVALID_INPUT', `schema "${schema}" is not exposed`, 'Only the public schema is served; drop the schema parameter.', { code: 'PGRST106' });
+  const profile = req.headers[req.method === 'GET' || req.method === 'HEAD' ? 'accept-profile' : 'content-profile'];
+  for (const schema of [query.get('schema'), ...(Array.isArray(profile) ? profile : [profile])]) {
+    if (schema !== null && schema !== undefined && schema !== 'public') {
+      throw new ApiError(406, 'INVALID_INPUT', `schema "${schema}" is not exposed`, 'Only the public schema is served; drop the schema parameter or profile header.', { code: 'PGRST106' });
+    }
   }
   query.delete('schema');
   return query;

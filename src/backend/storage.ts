@@ -76,15 +76,15 @@ function booleanField(value: unknown, name: string): boolean | undefined {
 }
 
 /**
- * The key as sent after `…/objects/`, percent-decoded once: `a%2Fb` and `a/b` name the same
- * key. Read from the raw URL because Fastify's wildcard drops a trailing slash, which would
- * turn the invalid key `a/` into `a`.
+ * The key as sent after `…/{bucket}/objects/` (or another `before` part), up to `after`, percent-decoded
+ * once: `a%2Fb` and `a/b` name the same key. Read from the raw URL because Fastify's wildcard drops
+ * a trailing slash, which would turn the invalid key `a/` into `a`.
  */
-function keyInUrl(req: FastifyRequest): string {
+function keyInUrl(req: FastifyRequest, before = '/objects/', after = ''): string {
   const path = req.url.split('?')[0]!;
   const bucketEnd = path.indexOf('/', '/api/storage/buckets/'.length);
   try {
-    return checkKey(decodeURIComponent(path.slice(bucketEnd + '/objects/'.length)));
+    return checkKey(decodeURIComponent(path.slice(bucketEnd + before.length, path.length - after.length)));
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw invalidInput('Invalid object key: bad percent-encoding', 'Encode the key with encodeURIComponent.');
@@ -180,10 +180,8 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
     }
   }
 
-  /** GET and HEAD: public buckets need no key; conditional and range requests as RFC 9110. */
-  async function download(req: FastifyRequest<BucketParams>, reply: FastifyReply) {
-    const bucket = checkBucketName(req.params.bucket);
-    const key = keyInUrl(req);
+  /** An object the caller may download: public buckets need no key, private ones a user or the admin. */
+  async function readableObject(req: FastifyRequest, bucket: string, key: string): Promise<ObjectRow> {
     const { access, object } = await ctx.runAs(req.caller ?? PUBLIC_READER, async (tx) => {
       const access = await bucketAccess(tx, bucket);
       const { rows } = await tx.query<ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM storage.objects WHERE bucket = $1 AND key = $2`, [bucket, key]);
@@ -193,6 +191,14 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
       refusePrivate(bucket, access, req.caller);
       throw objectNotFound(bucket, key);
     }
+    return object;
+  }
+
+  /** GET and HEAD: public buckets need no key; conditional and range requests as RFC 9110. */
+  async function download(req: FastifyRequest<BucketParams>, reply: FastifyReply) {
+    const bucket = checkBucketName(req.params.bucket);
+    const key = keyInUrl(req);
+    const object = await readableObject(req, bucket, key);
     const file = await disk.open(bucket, key);
     if (!file) throw objectNotFound(bucket, key);
     let streaming = false;
@@ -300,6 +306,35 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
     // HEAD has its own route: the automatic one would read the whole file to discard it
     scope.get('/api/storage/buckets/:bucket/objects/*', { exposeHeadRoute: false }, download);
     scope.head('/api/storage/buckets/:bucket/objects/*', download);
+
+    // InsForge v2 clients (the SDK's upload) ask first how to upload: here always straight to PUT …/objects/{key}.
+    scope.post('/api/storage/buckets/:bucket/upload-strategy', async (req: FastifyRequest<BucketParams>) => {
+      const caller = requireCaller(req.caller);
+      const bucket = checkBucketName(req.params.bucket);
+      const body = (req.body ?? {}) as { filename?: unknown; size?: unknown };
+      const key = checkKey(body.filename);
+      if (typeof body.size === 'number' && body.size > opts.maxUploadBytes) throw tooLarge(opts.maxUploadBytes);
+      const access = await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket));
+      if (!access.writable) throw privateBucket(bucket);
+      return { method: 'direct', uploadUrl: objectUrl(req, bucket, key), key, confirmRequired: false };
+    });
+
+    // …and how to download: a direct URL to GET …/objects/{key}, sent with the same credentials.
+    const downloadStrategy = async (req: FastifyRequest<BucketParams>, reply: FastifyReply, key: string) => {
+      const bucket = checkBucketName(req.params.bucket);
+      const expiresIn = (req.query as Record<string, unknown>).expiresIn ?? (req.body as { expiresIn?: unknown } | undefined)?.expiresIn;
+      if (expiresIn !== undefined) intParam(String(single(expiresIn)), 'expiresIn', 3600, 1, 604800);
+      await readableObject(req, bucket, key);
+      reply.header('Cache-Control', 'no-store');
+      return { method: 'direct', url: objectUrl(req, bucket, key) };
+    };
+    scope.get('/api/storage/buckets/:bucket/download-strategy/objects/*', async (req: FastifyRequest<BucketParams>, reply) => downloadStrategy(req, reply, keyInUrl(req, '/download-strategy/objects/')));
+    // the older form, POST …/objects/{key}/download-strategy, which the SDK falls back to
+    scope.post('/api/storage/buckets/:bucket/objects/*', async (req: FastifyRequest<BucketParams>, reply) => {
+      const suffix = '/download-strategy';
+      if (!req.url.split('?')[0]!.endsWith(suffix)) throw new ApiError(404, 'NOT_FOUND', `Endpoint POST ${req.url.split('?')[0]} not found`, 'Upload to a chosen key with PUT …/objects/{key}, or let the key be generated with POST …/objects.');
+      return downloadStrategy(req, reply, keyInUrl(req, '/objects/', suffix));
+    });
 
     scope.delete('/api/storage/buckets/:bucket/objects/*', async (req: FastifyRequest<BucketParams>) => {
       const caller = requireCaller(req.caller);

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import { HttpTransport, type HttpRequest, type StreamResponse } from './request.js';
 import { multipartBody } from './multipart.js';
+import { tableFrom, withColumns } from './metadata.js';
+import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
@@ -66,7 +68,7 @@ export class InsForgeClient {
     private readonly opts: ClientOptions,
     private readonly http: HttpTransport,
     /** Shared by every view of this client, so detection happens once per process. */
-    private readonly detected: { dialect?: Promise<Dialect> },
+    private readonly detected: { dialect?: Promise<Dialect>; anonKey?: Promise<string | undefined> },
     private readonly identity: Identity = {},
   ) {}
 
@@ -113,12 +115,16 @@ export class InsForgeClient {
     });
   }
 
-  getMetadata(signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return this.call({ method: 'GET', path: ADMIN_ROUTES.metadata, signal, auth: 'admin' }) as Promise<Record<string, unknown>>;
+  async getMetadata(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const metadata = (await this.call({ method: 'GET', path: ADMIN_ROUTES.metadata, signal, auth: 'admin' })) as Record<string, unknown>;
+    return withColumns(metadata, (t) => this.call({ method: 'GET', path: ADMIN_ROUTES.tableSchema(t), signal, auth: 'admin' }) as Promise<Record<string, unknown>>);
   }
 
-  getTableMetadata(table: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return this.call({ method: 'GET', path: ADMIN_ROUTES.tableMetadata(table), signal, auth: 'admin' }) as Promise<Record<string, unknown>>;
+  async getTableMetadata(table: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.tableMetadata(table), signal, auth: 'admin' })) as Record<string, unknown>;
+    const described = tableFrom(table, body);
+    if (!described) throw new BackendError(404, 'DATABASE_NOT_FOUND', `table "${table}" not found`, 'List the tables with get-backend-metadata.');
+    return described;
   }
 
   async queryTable(table: string, query: ReadQuery & { count?: boolean }, signal?: AbortSignal): Promise<QueryResult> {
@@ -238,6 +244,66 @@ export class InsForgeClient {
     return this.call({ method: 'DELETE', path: STORAGE_ROUTES.object(bucket, key), signal, auth: 'session', idempotent: true }) as Promise<Record<string, unknown>>;
   }
 
+  /** Streams the completion, calling onText with the text so far; same result shape in both dialects. */
+  async chatCompletion(req: ChatRequest, onText: (textSoFar: string) => void, signal?: AbortSignal): Promise<ChatResult> {
+    const route = ROUTES[await this.resolveDialect(signal)].chat;
+    const target = await this.target();
+    const res = await this.http.stream({
+      method: 'POST',
+      url: `${target.baseUrl}${route.path}`,
+      headers: { ...(await this.headersFor('session', signal)), 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify(chatBody(route.shape, req)),
+      signal,
+    });
+    return readChatStream(route.shape, req.model, res.body, onText);
+  }
+
+  async generateImage(req: { model: string; prompt: string; size?: string }, signal?: AbortSignal): Promise<{ images: GeneratedImage[]; usage?: ChatResult['usage'] }> {
+    const route = ROUTES[await this.resolveDialect(signal)].image;
+    const body = (await this.call({ method: 'POST', path: route.path, json: req, signal, auth: 'session' })) as Record<string, unknown>;
+    return imagesFrom(route.shape, body);
+  }
+
+  listAiModels(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    return this.call({ method: 'GET', path: ADMIN_ROUTES.aiModels, signal, auth: 'admin' }) as Promise<Record<string, unknown>[]>;
+  }
+
+  async listFunctions(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.functions, signal, auth: 'admin' })) as { functions?: Record<string, unknown>[] };
+    return body.functions ?? [];
+  }
+
+  /** Creates the function, or updates it when the slug exists; active either way. */
+  async deployFunction(slug: string, fn: { code: string; name?: string; description?: string }, signal?: AbortSignal): Promise<{ function: Record<string, unknown>; created: boolean }> {
+    const fields = { code: fn.code, ...(fn.name ? { name: fn.name } : {}), ...(fn.description !== undefined ? { description: fn.description } : {}), status: 'active' };
+    try {
+      const body = (await this.call({ method: 'POST', path: ADMIN_ROUTES.functions, json: { name: slug, slug, ...fields }, signal, auth: 'admin' })) as { function: Record<string, unknown> };
+      return { function: body.function, created: true };
+    } catch (err) {
+      if (!(err instanceof BackendError) || err.status !== 409) throw err;
+    }
+    const body = (await this.call({ method: 'PUT', path: ADMIN_ROUTES.function(slug), json: fields, signal, auth: 'admin', idempotent: true })) as { function: Record<string, unknown> };
+    return { function: body.function, created: false };
+  }
+
+  async deleteFunction(slug: string, signal?: AbortSignal): Promise<void> {
+    await this.call({ method: 'DELETE', path: ADMIN_ROUTES.function(slug), signal, auth: 'admin', idempotent: true });
+  }
+
+  /** Calls a function; its own status and body come back as they are, errors included. Never retried. */
+  async invokeFunction(slug: string, req: { method: HttpRequest['method']; body?: unknown; headers?: Record<string, string> }, signal?: AbortSignal) {
+    const path = ROUTES[await this.resolveDialect(signal)].invoke(slug, req.method);
+    const target = await this.target();
+    const hasBody = req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD';
+    const body = hasBody ? (typeof req.body === 'string' ? req.body : JSON.stringify(req.body)) : undefined;
+    const headers = {
+      ...(hasBody && typeof req.body !== 'string' ? { 'content-type': 'application/json' } : {}),
+      ...req.headers,
+      ...(await this.headersFor('session', signal)),
+    };
+    return this.http.raw({ method: req.method, url: `${target.baseUrl}${path}`, headers, body, signal });
+  }
+
   async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal, opts: { readOnly?: boolean } = {}): Promise<RawSqlResult> {
     if (opts.readOnly && (await this.resolveDialect(signal)) === 'insforge-v2') {
       // InsForge's raw SQL route has no read-only switch, and a client-side check of SQL text is not a guarantee
@@ -253,9 +319,25 @@ export class InsForgeClient {
 
   private async headersFor(auth: AuthMode, signal?: AbortSignal): Promise<Record<string, string>> {
     const target = await this.target();
-    const creds: Credentials = this.identity.exclusive ? { token: this.identity.token } : { apiKey: target.apiKey, anonKey: target.anonKey, token: this.identity.token };
+    const anonKey = target.anonKey ?? (auth === 'anon' && target.apiKey && !this.identity.exclusive ? await this.fetchAnonKey(target, signal) : undefined);
+    const creds: Credentials = this.identity.exclusive ? { token: this.identity.token } : { apiKey: target.apiKey, anonKey, token: this.identity.token };
     const dialect = auth === 'none' ? 'documented' : await this.resolveDialect(signal);
     return authHeaders(dialect, creds, auth);
+  }
+
+  /**
+   * Given only the admin key, sign-up still goes out as the anon key (as an app would send it):
+   * the backend tells it once, from /api/metadata/anon-key. Undefined if it cannot.
+   */
+  private fetchAnonKey(target: Target, signal?: AbortSignal): Promise<string | undefined> {
+    const cache = this.detected;
+    cache.anonKey ??= this.http
+      .send<{ anonKey?: string }>({ method: 'GET', url: `${target.baseUrl}${ADMIN_ROUTES.anonKey}`, headers: { authorization: `Bearer ${target.apiKey}` }, signal })
+      .then(
+        (r) => r.body?.anonKey,
+        () => (cache.anonKey = undefined), // unreachable now: ask again next time
+      );
+    return cache.anonKey;
   }
 
   private async send(req: SendRequest) {

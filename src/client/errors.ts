@@ -24,6 +24,10 @@ const snippet = (text: string) =>
     .trim()
     .slice(0, 200);
 
+/** A 429 (from the backend or a gateway in front of it) says when to come back, if it was told. */
+const rateLimited = (retryAfterMs?: number) =>
+  retryAfterMs !== undefined ? `Rate limited: wait ${Math.ceil(retryAfterMs / 1000)} s, then retry.` : 'Rate limited: wait a little, then retry.';
+
 /** Envelope {statusCode,error,message,nextActions}, PostgREST {code,message,details,hint}, or anything else. */
 export function errorFromResponse(status: number, contentType: string, text: string, retryAfterMs?: number): BackendError {
   if (contentType.includes('json')) {
@@ -31,7 +35,7 @@ export function errorFromResponse(status: number, contentType: string, text: str
       const body = JSON.parse(text) as Record<string, unknown>;
       const message = typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : `HTTP ${status}`;
       const code = typeof body.code === 'string' ? body.code : typeof body.error === 'string' ? body.error : `HTTP_${status}`;
-      const next = typeof body.nextActions === 'string' ? body.nextActions : typeof body.hint === 'string' ? body.hint : undefined;
+      const next = typeof body.nextActions === 'string' ? body.nextActions : typeof body.hint === 'string' ? body.hint : status === 429 ? rateLimited(retryAfterMs) : undefined;
       const details = body.details ?? (typeof body.code === 'string' && typeof body.error === 'string' ? { error: body.error } : undefined);
       return new BackendError(status, code, message, next, details ?? undefined, retryAfterMs);
     } catch {
@@ -43,7 +47,11 @@ export function errorFromResponse(status: number, contentType: string, text: str
     status,
     `HTTP_${status}`,
     `The backend answered ${status} with a non-JSON body (${kind})${text ? `: ${snippet(text)}` : ''}`,
-    status >= 500 ? 'The backend or a proxy in front of it failed; retry shortly, and check the backend URL and its logs if it persists.' : 'Check the backend URL: this does not look like an InsForge API.',
+    status === 429
+      ? rateLimited(retryAfterMs)
+      : status >= 500
+        ? 'The backend or a proxy in front of it failed; retry shortly, and check the backend URL and its logs if it persists.'
+        : 'Check the backend URL: this does not look like an InsForge API.',
     undefined,
     retryAfterMs,
   );

@@ -31,7 +31,7 @@ export interface StreamRequest {
   method: HttpRequest['method'];
   url: string;
   headers?: Record<string, string>;
-  body?: Readable;
+  body?: Readable | string;
   signal?: AbortSignal;
   idempotent?: boolean;
 }
@@ -144,15 +144,38 @@ export class HttpTransport {
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
+  /** The answer whatever its status (function invocations keep their own); only transport failures throw. */
+  async raw(req: StreamRequest): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const { Agent, request } = await loadUndici();
+    this.agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 64, pipelining: 1 });
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    try {
+      const res = await request(req.url, { method: req.method, headers: req.headers, body: req.body, signal, dispatcher: this.agent });
+      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+    } catch (err) {
+      throw this.transportError(err, { method: req.method, url: req.url, signal: req.signal }, timeout.aborted);
+    }
+  }
+
   async close(): Promise<void> {
     await this.agent?.close();
   }
 
   private transportError(err: unknown, req: HttpRequest, timedOut: boolean): BackendError {
     const where = `${req.method} ${new URL(req.url).origin}`;
-    if (timedOut) return new BackendError(504, 'TIMEOUT', `The backend did not answer within ${this.timeoutMs} ms (${where})`, 'Retry, narrow the request (filters, limit), or raise --timeout.');
+    // a write that was sent may have been applied even though no answer came back: retrying blindly could do it twice
+    const write = !(req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD'));
+    const mayHaveLanded = 'The write may have been applied before the answer was lost: check (e.g. with query-table) before retrying.';
+    if (timedOut) return new BackendError(504, 'TIMEOUT', `The backend did not answer within ${this.timeoutMs} ms (${where})`, write ? `${mayHaveLanded} Or raise --timeout.` : 'Retry, narrow the request (filters, limit), or raise --timeout.');
     if (req.signal?.aborted) return new BackendError(499, 'CANCELLED', 'The request was cancelled');
     const code = (err as { code?: string }).code ?? (err as Error).name ?? 'NETWORK_ERROR';
-    return new BackendError(503, 'BACKEND_UNREACHABLE', `Could not reach the backend (${where}): ${code} ${(err as Error).message ?? ''}`.trim(), 'Check that the backend is running and the --url is right, then retry.');
+    const neverSent = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT)$/.test(code);
+    return new BackendError(
+      503,
+      'BACKEND_UNREACHABLE',
+      `Could not reach the backend (${where}): ${code} ${(err as Error).message ?? ''}`.trim(),
+      write && !neverSent ? `${mayHaveLanded} If the backend is down, check that it is running and the --url is right.` : 'Check that the backend is running and the --url is right, then retry.',
+    );
   }
 }

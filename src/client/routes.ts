@@ -15,6 +15,11 @@ export interface RouteTable {
   signOut: string;
   /** Upload with a chosen key: documented POST …/objects with a `path` field; v2 PUT …/objects/{key}. */
   upload(bucket: string, key: string): { method: 'POST' | 'PUT'; path: string; keyField: boolean };
+  /** documented: OpenAI-shaped; v2: {text, metadata} and its own event stream. */
+  chat: { path: string; shape: 'openai' | 'v2' };
+  image: { path: string; shape: 'openai' | 'v2' };
+  /** Invocation; POST only on the documented path, any method on v2's. */
+  invoke(slug: string, method: string): string;
 }
 
 export const ROUTES: Record<Dialect, RouteTable> = {
@@ -26,6 +31,10 @@ export const ROUTES: Record<Dialect, RouteTable> = {
     currentUser: '/api/auth/user',
     signOut: '/api/auth/signout',
     upload: (b) => ({ method: 'POST', path: `/api/storage/buckets/${enc(b)}/objects`, keyField: true }),
+    chat: { path: '/api/ai/chat/completions', shape: 'openai' },
+    image: { path: '/api/ai/images/generations', shape: 'openai' },
+    // the documented API names POST only; the embedded backend serves other methods at v2's path
+    invoke: (slug, method) => (method === 'POST' ? `/api/functions/${enc(slug)}` : `/functions/${enc(slug)}`),
   },
   'insforge-v2': {
     records: (t) => `/api/database/records/${enc(t)}`,
@@ -36,6 +45,9 @@ export const ROUTES: Record<Dialect, RouteTable> = {
     currentUser: '/api/auth/sessions/current',
     signOut: '/api/auth/logout',
     upload: (b, k) => ({ method: 'PUT', path: `/api/storage/buckets/${enc(b)}/objects/${enc(k)}`, keyField: false }),
+    chat: { path: '/api/ai/chat/completion', shape: 'v2' },
+    image: { path: '/api/ai/image/generation', shape: 'v2' },
+    invoke: (slug) => `/functions/${enc(slug)}`,
   },
 };
 
@@ -47,10 +59,16 @@ export const STORAGE_ROUTES = {
   object: (b: string, k: string) => `/api/storage/buckets/${enc(b)}/objects/${enc(k)}`,
 };
 
+/** Admin routes both dialects share (InsForge v2 paths; the embedded backend serves them too). */
 export const ADMIN_ROUTES = {
+  aiModels: '/api/ai/models',
+  functions: '/api/functions',
+  function: (slug: string) => `/api/functions/${enc(slug)}`,
   health: '/api/health',
   metadata: '/api/metadata',
   tableMetadata: (t: string) => `/api/metadata/${enc(t)}`,
+  tableSchema: (t: string) => `/api/database/tables/${enc(t)}/schema`,
+  anonKey: '/api/metadata/anon-key',
   rawSql: '/api/database/advance/rawsql',
 };
 

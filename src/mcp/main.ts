@@ -13,7 +13,7 @@ export interface RunningMcp {
 export async function startMcp(config: McpConfig, log: (msg: string) => void): Promise<RunningMcp> {
   const embedded = config.url ? undefined : embeddedBackend(config, log);
   const remote: Target | undefined = config.url ? { baseUrl: config.url, apiKey: config.apiKey, anonKey: config.anonKey } : undefined;
-  const client = InsForgeClient.create({ target: () => (remote ? Promise.resolve(remote) : embedded!.target()), timeoutMs: config.timeout, dialect: 'auto' });
+  const client = InsForgeClient.create({ target: () => (remote ? Promise.resolve(remote) : embedded!.target()), timeoutMs: config.timeout, dialect: config.dialect });
   const mode: Mode = { readOnly: config.readOnly, features: config.features };
   const tools = selectTools(mode);
   log(describeMode(mode));

@@ -29,8 +29,41 @@ export function fail(err: unknown): CallToolResult {
   const body =
     err instanceof BackendError
       ? err.toJSON()
-      : { status: 500, code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err), nextActions: 'This is a bug in insforge-mcp; the server log has details.' };
-  return { content: [{ type: 'text', text: JSON.stringify({ error: body }) }], isError: true };
+      : err instanceof URIError
+        ? // encodeURIComponent refuses text with a lone surrogate (half a UTF-16 pair), e.g. in a table name or key
+          { status: 400, code: 'INVALID_INPUT', message: 'An argument is not valid Unicode text (it holds a lone surrogate)', nextActions: 'Send names and keys as well-formed Unicode.' }
+        : localFileError(err)
+          ? { status: 400, code: 'LOCAL_FILE_ERROR', message: `Could not use the local file: ${(err as Error).message}`, nextActions: 'Check the path: it must name a file (or, for savePath, a writable place) on the machine running this server.' }
+          : { status: 500, code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err), nextActions: 'This is a bug in insforge-mcp; the server log has details.' };
+  return { content: [{ type: 'text', text: JSON.stringify({ error: capError(body) }) }], isError: true };
+}
+
+/**
+ * A failed operation on this machine's disk (filePath, savePath): the OS said no (ENOENT, EACCES,
+ * ENAMETOOLONG…, which carry a syscall), or Node refused the path (a NUL byte in it).
+ */
+export function localFileError(err: unknown): boolean {
+  return err instanceof Error && (typeof (err as { syscall?: unknown }).syscall === 'string' || (err as { code?: unknown }).code === 'ERR_INVALID_ARG_VALUE');
+}
+
+/** Errors are capped too: Postgres quotes the offending token, which may be a 1 MB argument. */
+const MAX_ERROR_FIELD = 2000;
+
+function clip(text: string, max = MAX_ERROR_FIELD): string {
+  if (text.length <= max) return text;
+  // never cut a UTF-16 pair in two
+  const end = /[\uD800-\uDBFF]/.test(text[max - 1]!) ? max - 1 : max;
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
+}
+
+function capError<E extends { message: string; nextActions?: string; details?: unknown }>(body: E): E {
+  const details = body.details === undefined ? undefined : JSON.stringify(body.details);
+  return {
+    ...body,
+    message: clip(body.message),
+    ...(body.nextActions !== undefined ? { nextActions: clip(body.nextActions) } : {}),
+    ...(details !== undefined && details.length > MAX_ERROR_FIELD ? { details: clip(details) } : {}),
+  };
 }
 
 export interface CappedRows<R> {

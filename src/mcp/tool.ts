@@ -3,7 +3,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ListToolsRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest, type Tool as ToolDefinition, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
-import { fail } from './results.js';
+import { fail, localFileError } from './results.js';
 import { BackendError } from '../client/errors.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -52,6 +52,8 @@ export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]
         }
         return await handler(ctx, args, extra);
       } catch (err) {
+        // fail() tells the agent a bug's details are in the log: put them there
+        if (!(err instanceof BackendError) && !(err instanceof URIError) && !localFileError(err)) ctx.log(`${spec.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         return fail(err);
       }
     }) as never);

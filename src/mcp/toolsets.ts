@@ -3,8 +3,10 @@ import { metadataTools } from './tools/metadata.js';
 import { databaseTools, runSql, runSqlReadOnly } from './tools/database.js';
 import { authTools } from './tools/auth.js';
 import { storageTools } from './tools/storage.js';
+import { aiTools } from './tools/ai.js';
+import { functionTools } from './tools/functions.js';
 
-const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools];
+const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools];
 
 export interface Mode {
   readOnly: boolean;

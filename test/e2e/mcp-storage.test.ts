@@ -56,10 +56,12 @@ describe('storage through MCP over stdio', () => {
   let client: Client;
   let transport: StdioClientTransport;
   let work: string;
+  let dataDir: string;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'insforge-storage-'));
-    transport = new StdioClientTransport({ command: process.execPath, args: [CLI, '--data-dir', await freshDataDir(), '--max-upload-mb', '300'], env: serverEnv(), stderr: 'ignore' });
+    dataDir = await freshDataDir();
+    transport = new StdioClientTransport({ command: process.execPath, args: [CLI, '--data-dir', dataDir, '--max-upload-mb', '300'], env: serverEnv(), stderr: 'ignore' });
     client = new Client({ name: 'storage-test', version: '1' });
     await client.connect(transport);
     await call(client, 'create-bucket', { bucketName: 'docs' });
@@ -165,5 +167,34 @@ describe('storage through MCP over stdio', () => {
     expect(await sha256File(savePath)).toBe(await sha256File(source));
     // no temp file left beside the saved one
     expect((await readdir(work)).filter((f) => f.endsWith('.part'))).toEqual([]);
+  });
+
+  it('cancelling the MCP request aborts the upload, leaving nothing behind', async () => {
+    const source = join(work, 'cancel.bin');
+    const { open } = await import('node:fs/promises');
+    const handle = await open(source, 'w');
+    const chunk = randomBytes(1024 * 1024);
+    for (let i = 0; i < 150; i++) await handle.write(chunk, 0, chunk.length, null);
+    await handle.close();
+    const controller = new AbortController();
+    const call$ = client.callTool({ name: 'upload-file', arguments: { bucket: 'docs', key: 'cancelled.bin', filePath: source } }, undefined, {
+      signal: controller.signal,
+      onprogress: (p) => {
+        if (p.progress > 10 * 1024 * 1024) controller.abort();
+      },
+      timeout: 120_000,
+    });
+    await expect(call$).rejects.toThrow();
+    // the server hears notifications/cancelled and aborts; give it a moment to clean up
+    const leftovers = async () => {
+      const files = await readdir(join(dataDir, 'storage'), { recursive: true }).catch(() => [] as string[]);
+      return files.filter((f) => String(f).includes('cancelled') || String(f).startsWith('.tmp/') && String(f).length > 5);
+    };
+    for (let i = 0; i < 50 && (await leftovers()).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await leftovers()).toEqual([]);
+    const gone = await call(client, 'download-file', { bucket: 'docs', key: 'cancelled.bin' }, { allowError: true });
+    expect(gone.data.error.status).toBe(404);
+    // and the server still serves
+    expect((await call(client, 'list-buckets')).data.buckets.length).toBeGreaterThan(0);
   });
 });

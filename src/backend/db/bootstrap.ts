@@ -1,7 +1,8 @@
 import type { Database } from './types.js';
-import { AUTH_SCHEMA_SQL } from '../auth.js';
+import { AUTH_SCHEMA_SQL } from '../auth-accounts.js';
 import { STORAGE_SCHEMA_SQL } from '../storage-schema.js';
 import { FUNCTIONS_SCHEMA_SQL } from '../functions-store.js';
+import { TABLES_SCHEMA_SQL } from '../tables.js';
 
 /**
  * Roles and helpers every request relies on. Idempotent: runs at every start, on PGlite and on a
@@ -61,4 +62,5 @@ export async function bootstrap(db: Database): Promise<void> {
   await db.exec(AUTH_SCHEMA_SQL);
   await db.exec(STORAGE_SCHEMA_SQL);
   await db.exec(FUNCTIONS_SCHEMA_SQL);
+  await db.exec(TABLES_SCHEMA_SQL);
 }

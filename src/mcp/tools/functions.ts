@@ -1,0 +1,100 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { BackendError } from '../../client/errors.js';
+import { confirmArg, defineTool } from '../tool.js';
+import { ok } from '../results.js';
+
+const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only').describe('Function slug');
+const MAX_CODE_BYTES = 1024 * 1024;
+/** Response headers worth showing the agent; the rest is transport noise. */
+const SHOWN_HEADERS = /^(content-type|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
+
+export const listFunctions = defineTool(
+  {
+    name: 'list-functions',
+    group: 'functions',
+    description: 'List deployed functions: slug, name, status.',
+    input: {},
+    output: { functions: z.array(z.record(z.string(), z.unknown())) },
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  },
+  async (ctx, _args, extra) => ok({ functions: await ctx.client().listFunctions(extra.signal) }),
+);
+
+export const deployFunction = defineTool(
+  {
+    name: 'deploy-function',
+    group: 'functions',
+    description: 'Create or update a function from code or a local file: export default async (req: Request) => Response.',
+    input: {
+      slug,
+      name: z.string().max(200).optional(),
+      description: z.string().max(2000).optional(),
+      code: z.string().min(1).max(MAX_CODE_BYTES).optional().describe('Module source'),
+      filePath: z.string().min(1).optional().describe('Local file with the source (stdio only)'),
+    },
+    output: { function: z.record(z.string(), z.unknown()), created: z.boolean() },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  },
+  async (ctx, args, extra) => {
+    if ((args.code === undefined) === (args.filePath === undefined)) throw new BackendError(400, 'INVALID_INPUT', 'Give exactly one of code or filePath', 'Send the source as code, or a local file path.');
+    let code = args.code;
+    if (args.filePath !== undefined) {
+      if (!ctx.localFiles) throw new BackendError(400, 'LOCAL_FILES_DISABLED', "filePath reads this server's disk, which remote (HTTP) clients may not do", 'Send the source as code.');
+      const path = resolve(args.filePath);
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile()) throw new BackendError(400, 'INVALID_INPUT', `filePath: no such file: ${path}`, 'Give the path of an existing file.');
+      if (info.size > MAX_CODE_BYTES) throw new BackendError(413, 'INVALID_INPUT', `filePath: ${info.size} bytes is over the ${MAX_CODE_BYTES}-byte limit`, 'Bundle or trim the function source.');
+      code = await readFile(path, 'utf8');
+    }
+    return ok(await ctx.client().deployFunction(args.slug, { code: code!, name: args.name, description: args.description }, extra.signal));
+  },
+);
+
+export const deleteFunction = defineTool(
+  {
+    name: 'delete-function',
+    group: 'functions',
+    description: 'Delete a function.',
+    input: { slug, confirm: confirmArg },
+    output: { deleted: z.boolean() },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    destroys: ({ slug }) => `delete the function "${slug}"`,
+  },
+  async (ctx, args, extra) => {
+    await ctx.client().deleteFunction(args.slug, extra.signal);
+    return ok({ deleted: true });
+  },
+);
+
+export const invokeFunction = defineTool(
+  {
+    name: 'invoke-function',
+    group: 'functions',
+    description: "Call a function; returns its status, headers and body (JSON parsed), errors included.",
+    input: {
+      slug,
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional().describe('Default POST'),
+      body: z.unknown().optional().describe('JSON body, or a string sent as is'),
+      headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)).optional(),
+    },
+    output: { status: z.number(), headers: z.record(z.string(), z.string()), body: z.unknown() },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  },
+  async (ctx, args, extra) => {
+    const res = await ctx.client().invokeFunction(args.slug, { method: args.method ?? 'POST', body: args.body, headers: args.headers }, extra.signal);
+    const headers = Object.fromEntries(Object.entries(res.headers).flatMap(([k, v]) => (SHOWN_HEADERS.test(k) && v !== undefined ? [[k, Array.isArray(v) ? v.join(', ') : v]] : [])));
+    let body: unknown = res.text;
+    if (String(res.headers['content-type'] ?? '').includes('json')) {
+      try {
+        body = JSON.parse(res.text);
+      } catch {
+        /* not JSON after all: keep the text */
+      }
+    }
+    return ok({ status: res.status, headers, body }, { untrusted: true });
+  },
+);
+
+export const functionTools = [listFunctions, deployFunction, deleteFunction, invokeFunction];

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { freshDataDir } from '../support/backend.js';
+import { startAiStandin, TINY_PNG_B64, type AiStandin } from '../support/ai-standin.js';
+import { call, serverEnv, stdioClient } from '../support/mcp.js';
+
+const HELLO_WORLD = `export default async function (req) {
+  const { name } = await req.json();
+  return new Response(JSON.stringify({ message: \`Hello, \${name}!\`, timestamp: new Date().toISOString() }), { headers: { 'content-type': 'application/json' } });
+}`;
+
+const COMMONJS_TEAPOT = `module.exports = async function (request) {
+  return new Response(JSON.stringify({ error: 'short and stout', method: request.method }), { status: 418, headers: { 'content-type': 'application/json', 'x-brewed': 'no' } });
+};`;
+
+/** AI through THE ONE FAKE (a local OpenAI-compatible stand-in: no model is reachable here); functions for real. */
+describe('AI and functions through MCP (AI provider: local stand-in)', () => {
+  let ai: AiStandin;
+  let client: Client;
+
+  beforeAll(async () => {
+    ai = await startAiStandin();
+    ({ client } = await stdioClient(['--data-dir', await freshDataDir()], serverEnv({ INSFORGE_AI_BASE_URL: ai.baseUrl, INSFORGE_AI_API_KEY: 'sk-standin-key' })));
+  });
+  afterAll(async () => {
+    await client?.close();
+    await ai?.close();
+  });
+
+  it('chat-completion streams with progress and returns the whole message', async () => {
+    const progress: { progress: number; message?: string }[] = [];
+    const res = (await client.callTool(
+      { name: 'chat-completion', arguments: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'What is InsForge and why does it stream' }], maxTokens: 50 } },
+      undefined,
+      { onprogress: (p) => progress.push(p) },
+    )) as CallToolResult;
+    expect(res.isError).toBeFalsy();
+    expect(res.structuredContent).toMatchObject({ message: { role: 'assistant', content: 'echo: What is InsForge and why does it stream' }, model: 'openai/gpt-4o-mini' });
+    expect(progress.length).toBeGreaterThan(1);
+    const sent = ai.requests.find((r) => r.path === '/v1/chat/completions')!;
+    expect(sent.body).toMatchObject({ stream: true, max_tokens: 50 });
+    expect(sent.headers.authorization).toBe('Bearer sk-standin-key');
+  });
+
+  it('chat-completion keeps the provider error status', async () => {
+    const res = await call(client, 'chat-completion', { model: 'fail-401', messages: [{ role: 'user', content: 'hi' }] }, { allowError: true });
+    expect(res.data.error.status).toBe(401);
+  });
+
+  it('generate-image returns an image content block and usage', async () => {
+    const res = (await client.callTool({ name: 'generate-image', arguments: { model: 'google/gemini-3-pro-image-preview', prompt: 'A beautiful sunset over mountains', size: '1024x1024' } })) as CallToolResult;
+    expect(res.isError, JSON.stringify(res.content)).toBeFalsy();
+    expect(res.content.find((c) => c.type === 'image')).toMatchObject({ type: 'image', mimeType: 'image/png', data: TINY_PNG_B64 });
+    expect(res.structuredContent).toMatchObject({ images: 1 });
+  });
+
+  it('list-ai-models lists the provider models', async () => {
+    const { data } = await call(client, 'list-ai-models');
+    expect(data.models.length).toBeGreaterThan(0);
+    expect(data.models[0].id).toEqual(expect.any(String));
+  });
+
+  it("deploys hello-world and invokes it for the seed's answer", async () => {
+    const deployed = await call(client, 'deploy-function', { slug: 'hello-world', code: HELLO_WORLD, description: 'Greets' });
+    expect(deployed.data).toMatchObject({ created: true, function: { slug: 'hello-world', status: 'active' } });
+    const res = await call(client, 'invoke-function', { slug: 'hello-world', body: { name: 'World' } });
+    expect(res.data).toMatchObject({ status: 200, body: { message: 'Hello, World!', timestamp: expect.any(String) } });
+    expect(res.text).toMatch(/^<untrusted-data-/);
+    const listed = await call(client, 'list-functions');
+    expect(listed.data.functions.map((f: { slug: string }) => f.slug)).toContain('hello-world');
+  });
+
+  it('updates a function in place, keeps its own error status, and needs confirmation to delete', async () => {
+    const updated = await call(client, 'deploy-function', { slug: 'hello-world', code: COMMONJS_TEAPOT });
+    expect(updated.data.created).toBe(false);
+    const res = await call(client, 'invoke-function', { slug: 'hello-world', method: 'PUT', body: {} });
+    expect(res.result.isError).toBeFalsy();
+    expect(res.data).toMatchObject({ status: 418, headers: { 'x-brewed': 'no' }, body: { error: 'short and stout', method: 'PUT' } });
+    const refused = await call(client, 'delete-function', { slug: 'hello-world' }, { allowError: true });
+    expect(refused.data.error.code).toBe('CONFIRMATION_REQUIRED');
+    await call(client, 'delete-function', { slug: 'hello-world', confirm: true });
+    const gone = await call(client, 'invoke-function', { slug: 'hello-world', body: {} });
+    expect(gone.data.status).toBe(404);
+  });
+
+  it('a function that loops forever is stopped, and the next invocation works', async () => {
+    await call(client, 'deploy-function', { slug: 'spin', code: 'export default async () => { for (;;) {} }' });
+    await call(client, 'deploy-function', { slug: 'ok', code: 'export default async () => Response.json({ ok: true })' });
+    const spin = await call(client, 'invoke-function', { slug: 'spin' });
+    expect(spin.data.status).toBe(504);
+    expect((await call(client, 'invoke-function', { slug: 'ok' })).data).toMatchObject({ status: 200, body: { ok: true } });
+  });
+});
