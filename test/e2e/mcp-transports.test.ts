@@ -27,6 +27,12 @@ describe('MCP end to end', () => {
     const http = new Client({ name: 'http-test', version: '1.0.0' });
     await http.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
     await databaseScenario(http);
+    // over HTTP the client is not on this machine: its paths must not reach this server's disk
+    await call(http, 'create-bucket', { bucketName: 'remote' });
+    const local = await call(http, 'upload-file', { bucket: 'remote', key: 'passwd', filePath: '/etc/passwd' }, { allowError: true });
+    expect(local.data.error.code).toBe('LOCAL_FILES_DISABLED');
+    const save = await call(http, 'download-file', { bucket: 'remote', key: 'x', savePath: '/tmp/x' }, { allowError: true });
+    expect(save.data.error.code).toBe('LOCAL_FILES_DISABLED');
     await http.close();
 
     const sse = new Client({ name: 'sse-test', version: '1.0.0' });

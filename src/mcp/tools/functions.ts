@@ -1,9 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BackendError } from '../../client/errors.js';
 import { confirmArg, defineTool } from '../tool.js';
 import { ok } from '../results.js';
+import { existingFile } from '../local-files.js';
 
 const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only').describe('Function slug');
 const MAX_CODE_BYTES = 1024 * 1024;
@@ -41,12 +41,9 @@ export const deployFunction = defineTool(
     if ((args.code === undefined) === (args.filePath === undefined)) throw new BackendError(400, 'INVALID_INPUT', 'Give exactly one of code or filePath', 'Send the source as code, or a local file path.');
     let code = args.code;
     if (args.filePath !== undefined) {
-      if (!ctx.localFiles) throw new BackendError(400, 'LOCAL_FILES_DISABLED', "filePath reads this server's disk, which remote (HTTP) clients may not do", 'Send the source as code.');
-      const path = resolve(args.filePath);
-      const info = await stat(path).catch(() => undefined);
-      if (!info?.isFile()) throw new BackendError(400, 'INVALID_INPUT', `filePath: no such file: ${path}`, 'Give the path of an existing file.');
-      if (info.size > MAX_CODE_BYTES) throw new BackendError(413, 'INVALID_INPUT', `filePath: ${info.size} bytes is over the ${MAX_CODE_BYTES}-byte limit`, 'Bundle or trim the function source.');
-      code = await readFile(path, 'utf8');
+      const file = await existingFile(ctx, 'filePath', args.filePath, 'Send the source as code.');
+      if (file.size > MAX_CODE_BYTES) throw new BackendError(413, 'INVALID_INPUT', `filePath: ${file.size} bytes is over the ${MAX_CODE_BYTES}-byte limit`, 'Bundle or trim the function source.');
+      code = await readFile(file.path, 'utf8');
     }
     return ok(await ctx.client().deployFunction(args.slug, { code: code!, name: args.name, description: args.description }, extra.signal));
   },

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,7 +7,7 @@ import { z } from 'zod';
 import mime from 'mime';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { BackendError } from '../../client/errors.js';
-import type { ToolContext } from '../context.js';
+import { assertLocalFiles, existingFile } from '../local-files.js';
 import { confirmArg, defineTool, type ToolExtra } from '../tool.js';
 import { ok, wrapUntrusted } from '../results.js';
 
@@ -23,12 +23,6 @@ const READ = { readOnlyHint: true, openWorldHint: false };
 
 const isText = (type: string) => /^text\/|[/+](json|xml|javascript|ecmascript|csv|yaml|x-sh|sql|graphql|markdown)\b/.test(type);
 const typeOf = (headers: Record<string, string | string[] | undefined>) => String(headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim();
-
-function localPathsAllowed(ctx: ToolContext, what: string): void {
-  if (!ctx.localFiles) {
-    throw new BackendError(400, 'LOCAL_FILES_DISABLED', `${what} reads or writes this server's disk, which remote (HTTP) clients may not do`, 'Send the content as text or base64 instead.');
-  }
-}
 
 /** Sends notifications/progress while bytes flow, when the client asked for progress. */
 function progressCounter(extra: ToolExtra, total: number): Transform {
@@ -157,12 +151,9 @@ export const uploadFile = defineTool(
     let source: Readable;
     let size: number;
     if (args.filePath !== undefined) {
-      localPathsAllowed(ctx, 'filePath');
-      const path = resolve(args.filePath);
-      const info = await stat(path).catch(() => undefined);
-      if (!info?.isFile()) throw new BackendError(400, 'INVALID_INPUT', `filePath: no such file: ${path}`, 'Give the absolute path of an existing file.');
-      source = createReadStream(path, { highWaterMark: 256 * 1024 });
-      size = info.size;
+      const file = await existingFile(ctx, 'filePath', args.filePath, 'Send the content as text or base64 instead.');
+      source = createReadStream(file.path, { highWaterMark: 256 * 1024 });
+      size = file.size;
     } else {
       const bytes = args.base64 !== undefined ? Buffer.from(args.base64, 'base64') : Buffer.from(args.text!, 'utf8');
       source = Readable.from([bytes]);
@@ -192,7 +183,7 @@ export const downloadFile = defineTool(
     annotations: READ,
   },
   async (ctx, args, extra): Promise<CallToolResult> => {
-    if (args.savePath !== undefined) localPathsAllowed(ctx, 'savePath');
+    if (args.savePath !== undefined) assertLocalFiles(ctx, 'savePath', 'Leave savePath out to get the content in the result.');
     const offset = args.offset ?? 0;
     const range = args.savePath === undefined && offset > 0 ? `bytes=${offset}-` : undefined;
     const res = await ctx.client().downloadFile(args.bucket, args.key, { range, signal: extra.signal });
