@@ -80,8 +80,9 @@ describe('AI and functions through MCP (AI provider: local stand-in)', () => {
     const refused = await call(client, 'delete-function', { slug: 'hello-world' }, { allowError: true });
     expect(refused.data.error.code).toBe('CONFIRMATION_REQUIRED');
     await call(client, 'delete-function', { slug: 'hello-world', confirm: true });
-    const gone = await call(client, 'invoke-function', { slug: 'hello-world', body: {} });
-    expect(gone.data.status).toBe(404);
+    const gone = await call(client, 'invoke-function', { slug: 'hello-world', body: {} }, { allowError: true });
+    expect(gone.result.isError).toBe(true);
+    expect(gone.data.error).toMatchObject({ status: 404, code: 'FUNCTION_NOT_FOUND', nextActions: expect.stringContaining('deploy-function') });
   });
 
   it('a function that loops forever is stopped, and the next invocation works', async () => {

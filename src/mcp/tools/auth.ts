@@ -12,7 +12,7 @@ const AUTH = { readOnlyHint: false, destructiveHint: false, idempotentHint: fals
 /** Keeps the token in the session (the agent gets the user, not the token). */
 function remember(ctx: ToolContext, s: AuthSession) {
   if (!s.accessToken) {
-    return ok({ signedIn: false, user: s.user ?? null, requireEmailVerification: s.requireEmailVerification ?? false, note: 'Verify the email, then sign in.' });
+    return ok({ signedIn: false, user: s.user ?? null, requireEmailVerification: s.requireEmailVerification ?? false, note: 'Verify the email, then sign in.' }, { untrusted: true });
   }
   if (!ctx.stateless) ctx.session.user = { token: s.accessToken, user: s.user, expiresAt: s.expiresAt };
   return ok({
@@ -22,7 +22,7 @@ function remember(ctx: ToolContext, s: AuthSession) {
     note: ctx.stateless
       ? 'Stateless server: the session is not kept. Send a user token as your own Authorization: Bearer header to act as a user.'
       : "Data tools of this session now act as this user (RLS applies); run-sql and metadata still use the admin key. sign-out to stop.",
-  });
+  }, { untrusted: true }); // the profile is text the user wrote
 }
 
 export const signUp = defineTool(
@@ -61,7 +61,7 @@ export const getCurrentUser = defineTool(
   },
   async (ctx, _args, extra) => {
     if (!ctx.session.user && !ctx.stateless) return ok({ signedIn: false, actingAs: 'the configured API key (admin; bypasses RLS)' });
-    return ok({ signedIn: true, user: await ctx.client().currentUser(extra.signal), actingAs: 'the signed-in user (RLS applies)' });
+    return ok({ signedIn: true, user: await ctx.client().currentUser(extra.signal), actingAs: 'the signed-in user (RLS applies)' }, { untrusted: true });
   },
 );
 

@@ -90,6 +90,10 @@ export const invokeFunction = defineTool(
         /* not JSON after all: keep the text */
       }
     }
+    // the backend's own "no such function" is a failed call, unlike a 404 the function itself returns
+    if (res.status === 404 && (body as { error?: unknown } | null)?.error === 'FUNCTION_NOT_FOUND') {
+      throw new BackendError(404, 'FUNCTION_NOT_FOUND', `No active function "${args.slug}"`, 'List them with list-functions, or deploy it with deploy-function.');
+    }
     return ok({ status: res.status, headers, body }, { untrusted: true });
   },
 );

@@ -30,7 +30,8 @@ export const getBackendMetadata = defineTool(
     const { database, ...rest } = metadata as { database?: Record<string, unknown> };
     const tables = Object.fromEntries(tablesOf(metadata).map(({ tableName, ...t }) => [tableName, t]));
     const { tables: _listed, ...databaseRest } = database ?? {};
-    return ok({ backend, tables, ...rest, database: databaseRest });
+    // comments, policy expressions and defaults are text anyone with DDL rights wrote
+    return ok({ backend, tables, ...rest, database: databaseRest }, { untrusted: true });
   },
 );
 
@@ -43,7 +44,7 @@ export const describeTable = defineTool(
     output: { table: z.record(z.string(), z.unknown()) },
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
-  async (ctx, { table }, extra) => ok({ table: await ctx.client().getTableMetadata(table, extra.signal) }),
+  async (ctx, { table }, extra) => ok({ table: await ctx.client().getTableMetadata(table, extra.signal) }, { untrusted: true }),
 );
 
 export const metadataTools = [getBackendMetadata, describeTable];
