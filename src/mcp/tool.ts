@@ -43,7 +43,9 @@ export const confirmArg = z.boolean().optional().describe('true once the user ha
  */
 export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]): void {
   for (const { spec, handler } of tools) {
-    server.registerTool(spec.name, { description: spec.description, inputSchema: spec.input, outputSchema: spec.output, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
+    // strict: a misspelt argument ("limt") is an error naming it, not silently ignored
+    const inputSchema = z.object(spec.input).strict();
+    server.registerTool(spec.name, { description: spec.description, inputSchema, outputSchema: spec.output, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
       try {
         const what = spec.destroys?.(args);
         if (what) {
