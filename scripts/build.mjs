@@ -19,6 +19,7 @@ await build({
   // bundled CommonJS dependencies call require() for Node built-ins
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: 'linked',
+  minify: true,
   legalComments: 'none',
   logLevel: 'warning',
 });

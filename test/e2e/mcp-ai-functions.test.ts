@@ -30,14 +30,21 @@ describe('AI and functions through MCP (AI provider: local stand-in)', () => {
 
   it('chat-completion streams with progress and returns the whole message', async () => {
     const progress: { progress: number; message?: string }[] = [];
+    // "gated" sends its first word, then waits: progress must arrive while the answer is still streaming
     const res = (await client.callTool(
-      { name: 'chat-completion', arguments: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'What is InsForge and why does it stream' }], maxTokens: 50 } },
+      { name: 'chat-completion', arguments: { model: 'gated', messages: [{ role: 'user', content: 'What is InsForge and why does it stream' }], maxTokens: 50 } },
       undefined,
-      { onprogress: (p) => progress.push(p) },
+      {
+        onprogress: (p) => {
+          progress.push(p);
+          if (progress.length === 1) ai.release();
+        },
+      },
     )) as CallToolResult;
     expect(res.isError).toBeFalsy();
-    expect(res.structuredContent).toMatchObject({ message: { role: 'assistant', content: 'echo: What is InsForge and why does it stream' }, model: 'openai/gpt-4o-mini' });
+    expect(res.structuredContent).toMatchObject({ message: { role: 'assistant', content: 'echo: What is InsForge and why does it stream' }, model: 'gated' });
     expect(progress.length).toBeGreaterThan(1);
+    expect(progress[0]!.progress).toBeLessThan(progress.at(-1)!.progress);
     const sent = ai.requests.find((r) => r.path === '/v1/chat/completions')!;
     expect(sent.body).toMatchObject({ stream: true, max_tokens: 50 });
     expect(sent.headers.authorization).toBe('Bearer sk-standin-key');
