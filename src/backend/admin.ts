@@ -55,6 +55,9 @@ SELECT b.name, b.public, b.created_at AS "createdAt",
        (SELECT count(*) FROM storage.objects o WHERE o.bucket = b.name)::int AS "objectCount"
 FROM storage.buckets b ORDER BY b.name`;
 
+/** Serverless functions, read as the backend itself: no database role is granted their table. */
+const DEPLOYED_FUNCTIONS_SQL = 'SELECT slug, name, description, status FROM functions.definitions ORDER BY slug';
+
 const FUNCTIONS_SQL = `
 SELECT p.proname AS name, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS returns
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -96,11 +99,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
   app.get('/api/metadata', async (req) => {
     const caller = requireAdmin(req.caller);
     const [tables, functions, buckets] = await ctx.runAs(caller, async (tx) => [await tablesMetadata(tx, null), (await tx.query(FUNCTIONS_SQL)).rows, (await tx.query(BUCKETS_SQL)).rows]);
+    const deployed = (await ctx.db.query(DEPLOYED_FUNCTIONS_SQL)).rows;
     return {
       database: { tables, functions },
       auth: { providers: ['email'] },
       storage: { buckets },
-      functions: [],
+      functions: deployed,
       version: VERSION,
       backend: { kind: 'embedded', database: ctx.db.kind },
     };

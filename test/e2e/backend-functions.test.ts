@@ -192,6 +192,8 @@ describe.each(DB_KINDS)('functions on %s', (kind) => {
       const hello = list.json.functions.find((f: { slug: string }) => f.slug === 'hello-world');
       expect(hello).toMatchObject({ slug: 'hello-world', name: 'Hello World', status: 'active' });
       expect(hello).not.toHaveProperty('code');
+      const metadata = await b.api('/api/metadata');
+      expect(metadata.json.functions).toContainEqual(expect.objectContaining({ slug: 'hello-world', status: 'active' }));
 
       expect((await b.api('/api/functions/hello-world')).json).toMatchObject({ slug: 'hello-world', code: HELLO_ESM });
 
