@@ -2,9 +2,6 @@
 import { ConfigError, defaultDataDir, parseConfig, type BackendConfig, type McpConfig } from './config.js';
 import { NAME, VERSION } from './version.js';
 
-// the bundle is minified: stack traces in logs should still name our source files and lines
-process.setSourceMapsEnabled(true);
-
 const log = (msg: string) => process.stderr.write(`${NAME}: ${msg}\n`);
 
 function onSignals(close: () => Promise<void>) {
