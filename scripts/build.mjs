@@ -1,8 +1,50 @@
 // Bundles the CLI so that start-up does not pay for resolving hundreds of SDK/zod modules.
 // Heavy parts that only the embedded backend needs stay external and load lazily (dynamic import).
 import { build } from 'esbuild';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
+/**
+ * Code every start would compile but this server never runs: zod's 40-odd message locales (only
+ * English is used) and the SDK's Ajv validator (src/mcp/json-schema-validator.ts replaces it).
+ * Together ~380 kB of the start path.
+ */
+const leaveOutUnusedCode = {
+  name: 'leave-out-unused-code',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => (args.importer.includes('/zod/') ? { path: 'zod-locales', namespace: 'trimmed' } : undefined));
+    b.onResolve({ filter: /\/validation\/ajv-provider\.js$/ }, (args) => (args.importer.includes('@modelcontextprotocol/sdk') ? { path: 'ajv-provider', namespace: 'trimmed' } : undefined));
+    b.onLoad({ filter: /^zod-locales$/, namespace: 'trimmed' }, () => ({ contents: "export { default as en } from 'zod/v4/locales/en.js';", resolveDir: process.cwd() }));
+    b.onLoad({ filter: /^ajv-provider$/, namespace: 'trimmed' }, () => ({
+      contents: "export class AjvJsonSchemaValidator { constructor() { throw new Error('Ajv is not bundled: pass jsonSchemaValidator (src/mcp/json-schema-validator.ts)'); } }",
+    }));
+  },
+};
+
+/** Runs scripts/tool-listing.ts once: the tools/list definitions, as the server would compute them. */
+async function computeToolListing() {
+  const dir = await mkdtemp(join(tmpdir(), 'insforge-mcp-build-'));
+  try {
+    const { outputFiles } = await build({ entryPoints: ['scripts/tool-listing.ts'], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'warning' });
+    const file = join(dir, 'tool-listing.mjs');
+    await writeFile(file, outputFiles[0].text);
+    return (await import(pathToFileURL(file).href)).listing;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The bundle's src/mcp/listing-precomputed.ts holds the listing computed above. */
+const precomputedListing = (listing) => ({
+  name: 'precomputed-tool-listing',
+  setup(b) {
+    b.onLoad({ filter: /src[\\/]mcp[\\/]listing-precomputed\.ts$/ }, () => ({ contents: `export const PRECOMPUTED = ${JSON.stringify(listing)};`, loader: 'js' }));
+  },
+});
+
+const listing = await computeToolListing();
 await rm('dist', { recursive: true, force: true });
 await build({
   // functions run in worker threads, which need a file of their own: dist/functions-worker.js
@@ -22,5 +64,6 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [leaveOutUnusedCode, precomputedListing(listing)],
 });
 await chmod('dist/cli.js', 0o755);

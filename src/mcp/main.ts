@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import type { McpConfig } from '../config.js';
 import { InsForgeClient, type Target } from '../client/client.js';
 import { createMcpServer } from './server.js';
@@ -11,6 +12,10 @@ export interface RunningMcp {
 
 /** Connects the MCP server to its transport first; the backend is resolved on the first tool call. */
 export async function startMcp(config: McpConfig, log: (msg: string) => void): Promise<RunningMcp> {
+  // With a remote backend no Postgres-in-WebAssembly runs here, and the only WebAssembly is undici's
+  // HTTP parser: V8's optimising tier would recompile it once it is warm, holding ~25 MB of RSS
+  // (measured) for no measurable gain on small responses. PGlite needs that tier, so only here.
+  if (config.url) setFlagsFromString('--liftoff-only');
   const embedded = config.url ? undefined : embeddedBackend(config, log);
   const remote: Target | undefined = config.url ? { baseUrl: config.url, apiKey: config.apiKey, anonKey: config.anonKey } : undefined;
   const client = InsForgeClient.create({ target: () => (remote ? Promise.resolve(remote) : embedded!.target()), timeoutMs: config.timeout, dialect: config.dialect });
@@ -40,6 +45,8 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
   }
 
   const { startHttpServer } = await import('./http.js');
+  // only destructive tools ask the client anything: an elicitation to confirm (tool.ts)
+  const asking = new Set(tools.filter((t) => t.spec.destroys).map((t) => t.spec.name));
   const http = await startHttpServer({
     host: config.host,
     port: config.port,
@@ -48,6 +55,7 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
     bearerToken: config.httpToken,
     stateless: config.stateless,
     createServer: newServer,
+    mayAskClient: (request) => request.method === 'tools/call' && asking.has(String(request.params?.name)),
     log,
   });
   log(`MCP server: Streamable HTTP at ${http.url}/mcp, legacy SSE at ${http.url}/sse`);

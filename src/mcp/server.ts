@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { InsForgeClient } from '../client/client.js';
 import { NAME, VERSION } from '../version.js';
 import type { ToolContext } from './context.js';
+import { ZodJsonSchemaValidator } from './json-schema-validator.js';
 import { registerTools, type Tool } from './tool.js';
 import { describeMode, type Mode } from './toolsets.js';
 
@@ -26,9 +27,11 @@ export interface ServerOptions {
 
 const bearerOf = (header: string | undefined) => /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
 
+const jsonSchemaValidator = new ZodJsonSchemaValidator();
+
 /** One McpServer per MCP session; its closure is that session's state. */
 export function createMcpServer(opts: ServerOptions): McpServer {
-  const server = new McpServer({ name: NAME, version: VERSION }, { instructions: instructions(opts.mode), capabilities: { tools: {} } });
+  const server = new McpServer({ name: NAME, version: VERSION }, { instructions: instructions(opts.mode), capabilities: { tools: {} }, jsonSchemaValidator });
   const callerToken = bearerOf(opts.stateless?.authorization);
   const base = callerToken ? opts.client.withOnlyToken(callerToken) : opts.client;
   const ctx: ToolContext = {

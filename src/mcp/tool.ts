@@ -1,9 +1,10 @@
 import { z, type ZodRawShape } from 'zod';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ListToolsRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest, type Tool as ToolDefinition, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
 import { fail, localFileError } from './results.js';
+import { listedDefinition } from './listing.js';
 import { BackendError } from '../client/errors.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -16,7 +17,9 @@ export interface ToolSpec<I extends ZodRawShape = ZodRawShape> {
   group: Feature;
   description: string;
   input: I;
+  /** What structuredContent must match: checked by the server on every result, not listed (listing.ts). */
   output: ZodRawShape;
+  /** All four hints, spelt out; tools/list leaves out those equal to the spec's defaults. */
   annotations: ToolAnnotations;
   /** For destructive calls: what this call would destroy (undefined: nothing, go ahead). */
   destroys?: (args: z.output<z.ZodObject<I>>) => string | undefined;
@@ -35,11 +38,11 @@ export function defineTool<I extends ZodRawShape>(spec: ToolSpec<I>, handler: Ha
 }
 
 /** The argument destructive tools take when the client cannot ask the user itself. */
-export const confirmArg = z.boolean().optional().describe('true once the user has agreed (clients without elicitation)');
+export const confirmArg = z.boolean().optional().describe('true only once the user has agreed');
 
 /**
  * Registers tools on a session's server. Handlers never throw: any failure becomes an isError
- * result. tools/list is answered from compact definitions built once per process.
+ * result. tools/list is answered from compact definitions built once per process (listing.ts).
  */
 export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]): void {
   for (const { spec, handler } of tools) {
@@ -60,7 +63,7 @@ export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]
       }
     }) as never);
   }
-  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map((t) => compactDefinition(t.spec)) }));
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map((t) => listedDefinition(t.spec)) }));
 }
 
 /**
@@ -81,62 +84,4 @@ async function confirmDestruction(server: McpServer, tool: string, what: string,
   }
   if (confirmed) return undefined;
   return fail(new BackendError(428, 'CONFIRMATION_REQUIRED', `${tool} would ${what}. It needs the user's agreement.`, 'Ask the user; if they agree, call again with "confirm": true.'));
-}
-
-const definitions = new WeakMap<ToolSpec, ToolDefinition>();
-
-/** The definition as the model reads it: every token counts, so validation-only detail is left out. */
-function compactDefinition(spec: ToolSpec): ToolDefinition {
-  let def = definitions.get(spec);
-  if (!def) {
-    def = {
-      name: spec.name,
-      description: spec.description,
-      inputSchema: jsonSchema(spec.input, 'input') as ToolDefinition['inputSchema'],
-      outputSchema: jsonSchema(spec.output, 'output') as ToolDefinition['outputSchema'],
-      annotations: spec.annotations,
-    };
-    definitions.set(spec, def);
-  }
-  return def;
-}
-
-/** Keys that only restate limits the server enforces anyway, or defaults of JSON Schema. */
-const DROPPED = new Set(['$schema', 'propertyNames', 'maxLength', 'minLength', 'maxItems']);
-const UNBOUNDED = new Set([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]);
-
-/** Schemas listed by their description alone: the server still validates them in full. */
-const describedOnly = new WeakSet<object>();
-
-export function listedAsDescription<T extends z.ZodType>(schema: T, description: string): T {
-  const described = schema.describe(description);
-  describedOnly.add(described);
-  return described;
-}
-
-function jsonSchema(shape: ZodRawShape, io: 'input' | 'output'): unknown {
-  return prune(
-    z.toJSONSchema(z.object(shape), {
-      target: 'draft-7',
-      io,
-      unrepresentable: 'any',
-      override: (ctx) => {
-        if (!describedOnly.has(ctx.zodSchema)) return;
-        for (const key of Object.keys(ctx.jsonSchema)) if (key !== 'description') delete (ctx.jsonSchema as Record<string, unknown>)[key];
-      },
-    }),
-  );
-}
-
-function prune(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(prune);
-  if (!node || typeof node !== 'object') return node;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (DROPPED.has(key)) continue;
-    if ((key === 'maximum' || key === 'minimum') && UNBOUNDED.has(value as number)) continue;
-    if (key === 'additionalProperties' && (value === false || (value && typeof value === 'object' && Object.keys(value).length === 0))) continue;
-    out[key] = prune(value);
-  }
-  return out;
 }

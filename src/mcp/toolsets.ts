@@ -8,6 +8,9 @@ import { functionTools } from './tools/functions.js';
 
 const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools];
 
+/** Every tool any mode can offer (for the listing computed at build time). */
+export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly];
+
 export interface Mode {
   readOnly: boolean;
   features: readonly Feature[];

@@ -5,6 +5,9 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { freshDataDir } from '../support/backend.js';
 import { TEST_API_KEY } from '../support/backend.js';
 import { call, databaseScenario, spawnHttpServer, stdioClient } from '../support/mcp.js';
+import { selectTools } from '../../src/mcp/toolsets.js';
+import { buildDefinition } from '../../src/mcp/listing.js';
+import { FEATURE_NAMES } from '../../src/config.js';
 
 /** The built bin, with its embedded backend, driven through the SDK's real clients. */
 describe('MCP end to end', () => {
@@ -44,6 +47,15 @@ describe('MCP end to end', () => {
 
     const foreign = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { Origin: 'https://evil.example', 'content-type': 'application/json' }, body: '{}' });
     expect(foreign.status).toBe(403);
+  });
+
+  it('lists, from the bundle, exactly the definitions the source computes (the bundle has them precomputed)', async () => {
+    for (const readOnly of [false, true]) {
+      const { client } = await stdioClient(['--url', 'http://127.0.0.1:9', ...(readOnly ? ['--read-only'] : [])]);
+      cleanups.push(() => client.close());
+      const fromSource = selectTools({ readOnly, features: FEATURE_NAMES }).map((t) => buildDefinition(t.spec));
+      expect((await client.listTools()).tools).toEqual(fromSource);
+    }
   });
 
   it('answers tools/list without a backend, and a tool call says what to do', async () => {

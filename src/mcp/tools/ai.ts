@@ -3,14 +3,14 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { defineTool } from '../tool.js';
 import { ok, wrapUntrusted } from '../results.js';
 
-const model = z.string().min(1).max(200).describe('Model id, e.g. openai/gpt-4o-mini');
+const model = z.string().min(1).max(200).describe('e.g. openai/gpt-4o-mini');
 const CALLS_MODEL = { readOnlyHint: true, openWorldHint: true };
 
 export const chatCompletion = defineTool(
   {
     name: 'chat-completion',
     group: 'ai',
-    description: "Chat with an AI model through the backend's AI gateway; streams progress.",
+    description: "Chat with a model through the backend's AI gateway.",
     input: {
       model,
       messages: z
@@ -27,20 +27,23 @@ export const chatCompletion = defineTool(
     const token = extra._meta?.progressToken;
     let sent = 0;
     let last = 0;
+    // the result must not overtake a progress notification: the client drops progress that arrives after it
+    let inFlight: Promise<unknown> = Promise.resolve();
     const report = (chars: number) => {
       sent = chars;
       last = Date.now();
-      return extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token!, progress: chars, message: `${chars} characters received` } }).catch(() => undefined);
+      inFlight = extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token!, progress: chars, message: `${chars} characters received` } }).catch(() => undefined);
     };
     const result = await ctx.client().chatCompletion(
       args,
       (text) => {
         // progress counts characters received; throttled so long answers do not flood the client
-        if (token !== undefined && text.length > sent && Date.now() - last >= 100) void report(text.length);
+        if (token !== undefined && text.length > sent && Date.now() - last >= 100) report(text.length);
       },
       extra.signal,
     );
-    if (token !== undefined && result.message.content.length > sent) await report(result.message.content.length);
+    if (token !== undefined && result.message.content.length > sent) report(result.message.content.length);
+    await inFlight;
     return ok(result, { untrusted: true });
   },
 );
@@ -49,8 +52,8 @@ export const generateImage = defineTool(
   {
     name: 'generate-image',
     group: 'ai',
-    description: 'Generate images from a prompt; returns the pictures themselves.',
-    input: { model, prompt: z.string().min(1).max(10_000), size: z.string().regex(/^\d{2,5}x\d{2,5}$/).optional().describe('e.g. 1024x1024') },
+    description: 'Generate images from a prompt; returns the pictures.',
+    input: { model, prompt: z.string().min(1).max(10_000), size: z.string().regex(/^\d{2,5}x\d{2,5}$/).optional() },
     output: { images: z.number(), model: z.string(), urls: z.array(z.string()).optional(), usage: z.record(z.string(), z.number()).optional() },
     annotations: CALLS_MODEL,
   },
@@ -79,7 +82,7 @@ export const listAiModels = defineTool(
   {
     name: 'list-ai-models',
     group: 'ai',
-    description: 'Models the AI gateway offers, with input/output modalities.',
+    description: 'Models of the AI gateway, with their modalities.',
     input: {},
     output: { models: z.array(z.record(z.string(), z.unknown())) },
     annotations: { readOnlyHint: true, openWorldHint: true },

@@ -5,8 +5,8 @@ import { defineTool } from '../tool.js';
 import { ok } from '../results.js';
 
 const user = z.record(z.string(), z.unknown());
-const email = z.string().min(3).max(254).describe('Email');
-const password = z.string().min(1).max(256).describe('Password');
+const email = z.string().min(3).max(254);
+const password = z.string().min(1).max(256);
 const AUTH = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 
 /** Keeps the token in the session (the agent gets the user, not the token). */
@@ -41,7 +41,7 @@ export const signIn = defineTool(
   {
     name: 'sign-in',
     group: 'auth',
-    description: 'Sign in as a user; data tools of this session then act as them.',
+    description: 'Sign in; data tools of this session then act as this user.',
     input: { email, password },
     output: { signedIn: z.boolean(), user: user.nullable(), expiresAt: z.string().optional(), note: z.string() },
     // changes who this session acts as, not the backend's data: available in read-only mode
@@ -54,7 +54,7 @@ export const getCurrentUser = defineTool(
   {
     name: 'get-current-user',
     group: 'auth',
-    description: 'Who the data tools act as: the signed-in user, or the configured key.',
+    description: 'Who data tools act as: the signed-in user or the API key.',
     input: {},
     output: { signedIn: z.boolean(), user: user.optional(), actingAs: z.string() },
     annotations: { readOnlyHint: true, openWorldHint: false },
@@ -69,7 +69,7 @@ export const signOut = defineTool(
   {
     name: 'sign-out',
     group: 'auth',
-    description: "Sign out; this session's tools go back to the configured key.",
+    description: 'Sign out; data tools go back to the API key.',
     input: {},
     output: { signedOut: z.boolean() },
     annotations: { ...AUTH, readOnlyHint: true, idempotentHint: true },

@@ -1,20 +1,21 @@
 import { z } from 'zod';
 import { FILTER_OPS } from '../../client/filters.js';
-import { confirmArg, defineTool, listedAsDescription } from '../tool.js';
+import { confirmArg, defineTool } from '../tool.js';
+import { listedAsDescription } from '../listing.js';
 import { destructiveSql } from '../destructive.js';
 import type { Filter } from '../../client/filters.js';
 import { capRows, MAX_ROWS, ok } from '../results.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const identifier = z.string().min(1).max(63);
-const table = identifier.describe('Table name');
+const table = identifier;
 
 const filter = z
   .object({
     column: identifier,
-    op: z.enum(FILTER_OPS).describe('like/ilike: * or % wildcard; in: list; is: null/true/false'),
-    value: listedAsDescription(z.union([scalar, z.array(scalar)]), 'Scalar; a list for in'),
-    not: z.boolean().optional().describe('Negate'),
+    op: z.enum(FILTER_OPS).describe('like/ilike: * or % wildcard'),
+    value: listedAsDescription(z.union([scalar, z.array(scalar)]), 'Scalar; list for in; null/true/false for is'),
+    not: z.boolean().optional(),
   })
   .strict();
 const filters = z.array(filter).max(50);
@@ -35,19 +36,19 @@ export const queryTable = defineTool(
   {
     name: 'query-table',
     group: 'database',
-    description: 'Read rows with filters, order and paging. Returns rows, truncated, nextOffset.',
+    description: 'Read rows with filters, order and paging (nextOffset).',
     input: {
       table,
-      select: z.string().max(2000).optional().describe('Columns, e.g. "id,name,alias:col" (default *)'),
+      select: z.string().max(2000).optional().describe('e.g. "id,name,alias:col"; default *'),
       where: filters.optional().describe('All must match'),
-      or: listedAsDescription(filters, 'Filters like where; at least one must match').optional(),
+      or: listedAsDescription(filters, 'Like where; any one must match').optional(),
       order: z
         .array(z.object({ column: identifier, ascending: z.boolean().optional(), nulls: z.enum(['first', 'last']).optional() }).strict())
         .max(10)
         .optional(),
       limit: z.number().int().min(1).max(MAX_ROWS).optional().describe(`Default ${DEFAULT_LIMIT}`),
       offset: z.number().int().min(0).optional(),
-      count: z.boolean().optional().describe('Return the total count too'),
+      count: z.boolean().optional().describe('Include the total count'),
     },
     output: { rows, count: z.number().optional(), truncated: z.boolean(), nextOffset: z.number().optional() },
     annotations: { readOnlyHint: true, openWorldHint: false },
@@ -75,13 +76,13 @@ export const insertRecords = defineTool(
   {
     name: 'insert-records',
     group: 'database',
-    description: 'Insert rows, or upsert. Omitted columns take their defaults. Returns the rows.',
+    description: 'Insert or upsert rows; returns them.',
     input: {
       table,
-      records: z.array(row).min(1).max(10000).describe('Objects of column: value'),
+      records: z.array(row).min(1).max(10000),
       upsert: z
         .object({
-          onConflict: z.array(identifier).min(1).optional().describe('Unique columns (default: primary key)'),
+          onConflict: z.array(identifier).min(1).optional().describe('Default: primary key'),
           ignoreDuplicates: z.boolean().optional().describe('Skip instead of update'),
         })
         .strict()
@@ -97,11 +98,11 @@ export const updateRecords = defineTool(
   {
     name: 'update-records',
     group: 'database',
-    description: 'Set values on the rows matching all filters in where. Returns the rows.',
+    description: 'Update the rows matching where; returns them.',
     input: {
       table,
-      where: filters.min(1).describe('All must match; at least one'),
-      values: row.refine((v) => Object.keys(v).length > 0, 'values needs at least one column').describe('Columns to set'),
+      where: filters.min(1).describe('All must match'),
+      values: row.refine((v) => Object.keys(v).length > 0, 'values needs at least one column'),
     },
     output: { updated: z.number(), rows, truncated: z.boolean() },
     annotations: DESTRUCTIVE,
@@ -113,8 +114,8 @@ export const deleteRecords = defineTool(
   {
     name: 'delete-records',
     group: 'database',
-    description: 'Delete the rows matching all filters in where. Returns the rows.',
-    input: { table, where: filters.min(1).describe('All must match; at least one'), confirm: confirmArg },
+    description: 'Delete the rows matching where; returns them.',
+    input: { table, where: filters.min(1).describe('All must match'), confirm: confirmArg },
     output: { deleted: z.number(), rows, truncated: z.boolean() },
     annotations: DESTRUCTIVE,
     destroys: ({ table, where }) => `delete the rows of ${table} where ${describeFilters(where)}`,
@@ -127,7 +128,7 @@ export const callRpc = defineTool(
     name: 'call-rpc',
     group: 'database',
     description: 'Call a database function with named arguments.',
-    input: { function: identifier.describe('Function name'), args: row.optional().describe('Named arguments') },
+    input: { function: identifier, args: row.optional() },
     output: { result: z.unknown() },
     annotations: { ...WRITE, destructiveHint: true },
   },
@@ -145,7 +146,7 @@ export const runSql = defineTool(
   {
     name: 'run-sql',
     group: 'database',
-    description: 'Run SQL as admin (bypasses RLS): DDL, policies, functions, queries. $1.. take params.',
+    description: 'Run SQL as admin, bypassing RLS: DDL, policies, functions, queries. $1.. take params.',
     input: {
       query: z.string().min(1).max(1_000_000).describe('SQL; several statements only without params'),
       params,
@@ -166,8 +167,8 @@ export const runSqlReadOnly = defineTool(
   {
     name: 'run-sql',
     group: 'database',
-    description: 'Run one SQL statement in a read-only transaction (read-only mode). $1.. take params.',
-    input: { query: z.string().min(1).max(1_000_000).describe('One statement'), params },
+    description: 'Run one SQL statement in a read-only transaction. $1.. take params.',
+    input: { query: z.string().min(1).max(1_000_000), params },
     output: sqlOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
   },

@@ -5,7 +5,7 @@ import { confirmArg, defineTool } from '../tool.js';
 import { ok } from '../results.js';
 import { existingFile } from '../local-files.js';
 
-const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only').describe('Function slug');
+const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only');
 const MAX_CODE_BYTES = 1024 * 1024;
 /** Response headers worth showing the agent; the rest is transport noise. */
 const SHOWN_HEADERS = /^(content-type|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
@@ -14,7 +14,7 @@ export const listFunctions = defineTool(
   {
     name: 'list-functions',
     group: 'functions',
-    description: 'List deployed functions: slug, name, status.',
+    description: 'List deployed functions.',
     input: {},
     output: { functions: z.array(z.record(z.string(), z.unknown())) },
     annotations: { readOnlyHint: true, openWorldHint: false },
@@ -26,13 +26,13 @@ export const deployFunction = defineTool(
   {
     name: 'deploy-function',
     group: 'functions',
-    description: 'Create or update a function from code or a local file: export default async (req: Request) => Response.',
+    description: 'Create or update a function from code or filePath: export default async (req: Request) => Response.',
     input: {
       slug,
       name: z.string().max(200).optional(),
       description: z.string().max(2000).optional(),
-      code: z.string().min(1).max(MAX_CODE_BYTES).optional().describe('Module source'),
-      filePath: z.string().min(1).optional().describe('Local file with the source (stdio only)'),
+      code: z.string().min(1).max(MAX_CODE_BYTES).optional(),
+      filePath: z.string().min(1).optional().describe('Local source file (stdio only)'),
     },
     output: { function: z.record(z.string(), z.unknown()), created: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -69,11 +69,11 @@ export const invokeFunction = defineTool(
   {
     name: 'invoke-function',
     group: 'functions',
-    description: "Call a function; returns its status, headers and body (JSON parsed), errors included.",
+    description: 'Call a function; returns its status, headers and body, errors included.',
     input: {
       slug,
       method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional().describe('Default POST'),
-      body: z.unknown().optional().describe('JSON body, or a string sent as is'),
+      body: z.unknown().optional().describe('JSON, or a string sent as is'),
       headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)).optional(),
     },
     output: { status: z.number(), headers: z.record(z.string(), z.string()), body: z.unknown() },

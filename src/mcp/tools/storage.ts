@@ -4,7 +4,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import mime from 'mime';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { BackendError } from '../../client/errors.js';
 import { assertLocalFiles, existingFile } from '../local-files.js';
@@ -16,8 +15,8 @@ export const TEXT_CAP = 64 * 1024;
 export const IMAGE_CAP = 5 * 1024 * 1024;
 export const BINARY_CAP = 1024 * 1024;
 
-const bucket = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only').describe('Bucket name');
-const key = z.string().min(1).max(1024).describe('Object key, may contain /');
+const bucket = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only');
+const key = z.string().min(1).max(1024).describe('May contain /');
 const object = z.record(z.string(), z.unknown());
 const READ = { readOnlyHint: true, openWorldHint: false };
 
@@ -35,7 +34,9 @@ function progressCounter(extra: ToolExtra, total: number): Transform {
       const now = Date.now();
       if (token !== undefined && (now - last > 200 || done === total)) {
         last = now;
-        void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: done, total } }).catch(() => undefined);
+        const sent = extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: done, total } }).catch(() => undefined);
+        // the stream ends only once the last one is out: the client drops progress that arrives after the result
+        if (done === total) return void sent.then(() => next(null, chunk));
       }
       next(null, chunk);
     },
@@ -74,7 +75,7 @@ export const listBuckets = defineTool(
   {
     name: 'list-buckets',
     group: 'storage',
-    description: 'List storage buckets and whether each is public.',
+    description: 'List storage buckets.',
     input: {},
     output: { buckets: z.array(object) },
     annotations: READ,
@@ -86,8 +87,8 @@ export const createBucket = defineTool(
   {
     name: 'create-bucket',
     group: 'storage',
-    description: 'Create a bucket. Public buckets are readable by anyone with the URL.',
-    input: { bucketName: bucket, isPublic: z.boolean().optional().describe('Default false') },
+    description: 'Create a storage bucket.',
+    input: { bucketName: bucket, isPublic: z.boolean().optional().describe('Anyone with the URL can read; default false') },
     output: { bucket: object },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   },
@@ -115,8 +116,8 @@ export const listFiles = defineTool(
   {
     name: 'list-files',
     group: 'storage',
-    description: 'List files in a bucket, optionally under a key prefix.',
-    input: { bucket, prefix: z.string().max(1024).optional(), limit: z.number().int().min(1).max(1000).optional().describe('Default 100'), offset: z.number().int().min(0).optional() },
+    description: 'List files in a bucket.',
+    input: { bucket, prefix: z.string().max(1024).optional().describe('Key prefix'), limit: z.number().int().min(1).max(1000).optional().describe('Default 100'), offset: z.number().int().min(0).optional() },
     output: { files: z.array(object), total: z.number().optional(), nextOffset: z.number().optional() },
     annotations: READ,
   },
@@ -133,14 +134,14 @@ export const uploadFile = defineTool(
   {
     name: 'upload-file',
     group: 'storage',
-    description: 'Upload one of: filePath (local, streamed), base64, or text. Returns url, size, mimeType.',
+    description: 'Upload from one of filePath, base64 or text; returns its url.',
     input: {
       bucket,
       key,
-      filePath: z.string().min(1).optional().describe('Local file (stdio only)'),
+      filePath: z.string().min(1).optional().describe('Local file, streamed (stdio only)'),
       base64: z.string().optional(),
       text: z.string().optional(),
-      contentType: z.string().max(255).optional().describe('Default: guessed from the key'),
+      contentType: z.string().max(255).optional().describe('Default: from the key'),
     },
     output: { file: object },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -159,7 +160,8 @@ export const uploadFile = defineTool(
       source = Readable.from([bytes]);
       size = bytes.length;
     }
-    const contentType = args.contentType ?? mime.getType(args.key) ?? (args.text !== undefined ? 'text/plain' : 'application/octet-stream');
+    // mime's table is loaded on first use: most sessions never upload
+    const contentType = args.contentType ?? (await import('mime')).default.getType(args.key) ?? (args.text !== undefined ? 'text/plain' : 'application/octet-stream');
     const counted = progressCounter(extra, size);
     // a read error or a cancel ends the counted stream too, which aborts the upload
     void pipeline(source, counted, { signal: extra.signal }).catch(() => undefined);
@@ -172,12 +174,12 @@ export const downloadFile = defineTool(
   {
     name: 'download-file',
     group: 'storage',
-    description: 'Read a file: text as text, images as images; savePath streams it to disk (stdio).',
+    description: 'Read a file: text as text, images as images.',
     input: {
       bucket,
       key,
-      savePath: z.string().min(1).optional().describe('Local path to write (stdio only)'),
-      offset: z.number().int().min(0).optional().describe('Start at this byte (to page through large text)'),
+      savePath: z.string().min(1).optional().describe('Stream to this local path instead (stdio only)'),
+      offset: z.number().int().min(0).optional().describe('Start byte, to page through large text'),
     },
     output: { file: object },
     annotations: READ,
