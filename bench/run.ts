@@ -2,7 +2,7 @@
  * npm run bench: each figure is a ratio of medians measured in this run against a baseline
  * measured alongside it; absolute times are printed for context only.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir, open } from 'node:fs/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,9 @@ const API_KEY = 'ik_bench_admin_key_0123456789';
 const ANON_KEY = 'anon_bench_anon_key_0123456789';
 const quick = process.argv.includes('--quick');
 const N = quick ? 50 : 300;
+/** The Node that runs the servers under test (both ours and the official one): BENCH_NODE=/path/to/node to compare versions. */
+const serverNode = process.env.BENCH_NODE ?? process.execPath;
+const serverNodeVersion = () => execFileSync(serverNode, ['--version'], { encoding: 'utf8' }).trim();
 const COLD_RUNS = quick ? 5 : 15;
 
 interface Row {
@@ -45,7 +48,7 @@ function record(figure: string, subject: Summary, baseline: Summary, detail: str
 async function spawnToExit(args: string[]): Promise<number> {
   const t0 = performance.now();
   await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    const child = spawn(serverNode, args, { stdio: 'ignore' });
     child.on('exit', resolve);
     child.on('error', reject);
   });
@@ -61,7 +64,7 @@ const ours = (url: string): ServerCommand => ({ args: ['dist/cli.js', '--url', u
 const theirs = (url: string): ServerCommand => ({ args: ['node_modules/@insforge/mcp/dist/index.js', '--api_key', API_KEY, '--api_base_url', url], env: { ...process.env } as Record<string, string> });
 
 async function connect(cmd: ServerCommand): Promise<{ client: Client; transport: StdioClientTransport }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: cmd.args, env: cmd.env, stderr: 'ignore' });
+  const transport = new StdioClientTransport({ command: serverNode, args: cmd.args, env: cmd.env, stderr: 'ignore' });
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);
   return { client, transport };
@@ -132,6 +135,10 @@ async function main() {
     const [mcpTimes, directTimes] = await timePair(N, viaMcp, direct);
     record('`query-table` one row by PK, MCP stdio ÷ the same REST request with undici', summarize(mcpTimes), summarize(directTimes), `${fmt(summarize(mcpTimes).median)} ms vs ${fmt(summarize(directTimes).median)} ms`, '≤ 1.15');
 
+    // the floor of any MCP call: one stdio round trip that does no work
+    const [pingTimes, directTimes2] = await timePair(N, () => client.ping(), direct);
+    record('MCP `ping` over stdio ÷ the same direct REST request (the transport\'s share of a call)', summarize(pingTimes), summarize(directTimes2), `${fmt(summarize(pingTimes).median)} ms vs ${fmt(summarize(directTimes2).median)} ms`);
+
     const hundred = (await client.callTool({ name: 'query-table', arguments: { table: 'items', order: [{ column: 'id' }], limit: 100 } })) as unknown as { content: { text: string }[]; structuredContent: { rows: unknown[] } };
     const resultBytes = Buffer.byteLength(hundred.content[0]!.text);
     const rowsBytes = Buffer.byteLength(JSON.stringify(hundred.structuredContent.rows));
@@ -154,6 +161,16 @@ async function main() {
       () => db.query('SELECT * FROM items WHERE id = $1', [(i++ % 10000) + 1]),
     );
     record('Backend GET one row by PK over HTTP ÷ same query on PGlite directly', summarize(httpTimes), summarize(pgliteTimes), `${fmt(summarize(httpTimes).median)} ms vs ${fmt(summarize(pgliteTimes).median)} ms`, '≤ 1.5');
+    // the floor under that figure: an HTTP round trip to a route that touches no database
+    const [healthTimes, pgliteTimes2] = await timePair(
+      N,
+      async () => {
+        const r = await request(`${url}/api/health`);
+        await r.body.dump();
+      },
+      () => db.query('SELECT * FROM items WHERE id = $1', [(i++ % 10000) + 1]),
+    );
+    record('Backend HTTP floor: GET /api/health (no database) ÷ the same PGlite query', summarize(healthTimes), summarize(pgliteTimes2), `${fmt(summarize(healthTimes).median)} ms vs ${fmt(summarize(pgliteTimes2).median)} ms`);
 
     process.stderr.write('10k-row insert…\n');
     const rowsToInsert = Array.from({ length: 10_000 }, (_, k) => ({ name: `row ${k}`, qty: k, note: k % 3 ? null : 'note' }));
@@ -171,7 +188,8 @@ async function main() {
 
     printTable();
     await mkdir('bench/results', { recursive: true });
-    await writeFile('bench/results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, rows }, null, 2) + '\n');
+    const file = process.env.BENCH_NODE ? `bench/results/latest-node-${serverNodeVersion()}.json` : 'bench/results/latest.json';
+    await writeFile(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, serverNode: serverNodeVersion(), quick, rows }, null, 2) + '\n');
   } finally {
     await backend?.close();
     await rm(root, { recursive: true, force: true });
@@ -181,7 +199,7 @@ async function main() {
 /** 50 Streamable-HTTP sessions calling query-table, against the backend's own rate for the same request at the same concurrency. */
 async function httpThroughput(url: string) {
   const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-  const child = spawn(process.execPath, ['dist/cli.js', '--http', '--port', '0', '--url', url], { env: { ...process.env, INSFORGE_API_KEY: API_KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(serverNode, ['dist/cli.js', '--http', '--port', '0', '--url', url], { env: { ...process.env, INSFORGE_API_KEY: API_KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
   const mcpUrl = await new Promise<string>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d) => {

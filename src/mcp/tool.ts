@@ -40,15 +40,24 @@ export function defineTool<I extends ZodRawShape>(spec: ToolSpec<I>, handler: Ha
 /** The argument destructive tools take when the client cannot ask the user itself. */
 export const confirmArg = z.boolean().optional().describe('true only once the user has agreed');
 
+/** A tool's zod objects, built once and shared by every session (HTTP creates a server per session). */
+const schemas = new WeakMap<ToolSpec, { input: z.ZodObject; output: z.ZodObject }>();
+
+function schemasOf(spec: ToolSpec) {
+  let built = schemas.get(spec);
+  // strict: a misspelt argument ("limt") is an error naming it, not silently ignored
+  if (!built) schemas.set(spec, (built = { input: z.object(spec.input).strict(), output: z.object(spec.output) }));
+  return built;
+}
+
 /**
  * Registers tools on a session's server. Handlers never throw: any failure becomes an isError
  * result. tools/list is answered from compact definitions built once per process (listing.ts).
  */
 export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]): void {
   for (const { spec, handler } of tools) {
-    // strict: a misspelt argument ("limt") is an error naming it, not silently ignored
-    const inputSchema = z.object(spec.input).strict();
-    server.registerTool(spec.name, { description: spec.description, inputSchema, outputSchema: spec.output, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
+    const { input, output } = schemasOf(spec);
+    server.registerTool(spec.name, { description: spec.description, inputSchema: input, outputSchema: output, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
       try {
         const what = spec.destroys?.(args);
         if (what) {
