@@ -7,6 +7,9 @@
  * Every MCP session gets its own `McpServer` from `createServer` (the SDK binds one server to
  * one transport), so per-session state lives in that server's closure.
  *
+ * A Streamable HTTP call is answered with plain JSON, written here, unless something may have to
+ * reach the client before its result (progress, an elicitation): those get the SDK's SSE answer.
+ *
  * Plain `node:http` on purpose: express/fastify would dominate the CLI's start-up time.
  * Never writes to stdout — in stdio mode stdout is the protocol channel; use `log`.
  */
@@ -16,6 +19,15 @@ import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  ErrorCode,
+  isJSONRPCRequest,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type RequestId
+} from '@modelcontextprotocol/sdk/types.js';
 
 export interface McpSessionContext {
   /** Known before the factory runs, for both stateful transports; undefined when stateless. */
@@ -47,6 +59,12 @@ export interface HttpServerOptions {
   /** A fresh server + transport per POST /mcp; no sessions, no SSE. */
   stateless?: boolean;
   createServer: (ctx: McpSessionContext) => McpServer;
+  /**
+   * Whether answering this request may send the client a request of its own first (an elicitation…),
+   * asked only for clients that declared elicitation, sampling or roots. Such requests, and those
+   * with a progressToken, are answered over SSE; the rest get a plain JSON response. Default: yes.
+   */
+  mayAskClient?: (request: JSONRPCRequest) => boolean;
   /** Diagnostics sink; should write to stderr. Default: silent. */
   log?: (msg: string) => void;
   /** Stateful sessions with no open request for this long are closed. Default 30 min. */
@@ -80,7 +98,7 @@ const SSE_PATH = '/sse';
 const SSE_MESSAGES_PATH = '/messages';
 
 type SessionTransport =
-  | { kind: 'streamable-http'; transport: StreamableHTTPServerTransport }
+  | { kind: 'streamable-http'; transport: McpHttpTransport }
   | { kind: 'sse'; transport: SSEServerTransport };
 
 type Session = SessionTransport & {
@@ -146,7 +164,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   // ------------------------------------------------------- streamable HTTP
 
-  async function handleStatefulMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handleStatefulMcp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const sessionId = headerValue(req, 'mcp-session-id');
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
@@ -155,7 +173,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return sendJsonRpcError(res, 400, -32000, 'Bad Request: session belongs to the SSE transport');
       }
       trackResponse(session, res);
-      return session.transport.handleRequest(req, res);
+      return handleMcpRequest(req, res, url, session.transport, session.server);
     }
     if (req.method !== 'POST') {
       return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
@@ -172,7 +190,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // Pre-assigning the id lets the factory know its session id before the first message.
     const id = randomUUID();
     let initialized = false;
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new McpHttpTransport({
       sessionIdGenerator: () => id,
       maxRequestBodySize: maxBodyBytes,
       onsessioninitialized: () => {
@@ -190,18 +208,53 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     }
   }
 
-  async function handleStatelessMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handleStatelessMcp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return sendJsonRpcError(res, 405, -32000, 'Method not allowed: this server is stateless');
     }
     const server = opts.createServer({ transport: 'stateless', authorization: headerValue(req, 'authorization') });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: maxBodyBytes });
+    const transport = new McpHttpTransport({ sessionIdGenerator: undefined, maxRequestBodySize: maxBodyBytes });
     res.once('close', () => {
       void server.close().catch(err => log(`mcp-http: closing stateless server failed: ${errorText(err)}`));
     });
     await server.connect(transport);
-    await transport.handleRequest(req, res);
+    await handleMcpRequest(req, res, url, transport, server);
+  }
+
+  /**
+   * A request to an initialized (or stateless) server. A POST of one request that cannot make the
+   * server send anything before its result is answered here with plain JSON; everything else, and
+   * anything unusual (the SDK words those errors), goes through the SDK transport.
+   */
+  async function handleMcpRequest(req: IncomingMessage, res: ServerResponse, url: URL, transport: McpHttpTransport, server: McpServer): Promise<void> {
+    if (req.method !== 'POST' || !isPlainMcpPost(req)) return transport.handleRequest(req, res);
+    const body = await readJsonBody(req, res);
+    if (!body) return;
+    const { message } = body;
+    if (isJSONRPCRequest(message) && message.method !== 'initialize' && !answersOverSse(message, server)) {
+      return transport.answerWithJson(message, res, { headers: req.headers, url });
+    }
+    return transport.handleRequest(req, res, message);
+  }
+
+  /** Progress notifications and requests to the client need a stream to travel before the result. */
+  function answersOverSse(request: JSONRPCRequest, server: McpServer): boolean {
+    if (request.params?._meta?.progressToken !== undefined) return true;
+    const client = server.server.getClientCapabilities();
+    const askable = client?.elicitation ?? client?.sampling ?? client?.roots;
+    return askable !== undefined && (opts.mayAskClient?.(request) ?? true);
+  }
+
+  /** The parsed body, or undefined once a 413 or parse error has been sent. */
+  async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<{ message: unknown } | undefined> {
+    const body = await readBody(req, maxBodyBytes);
+    if (body === undefined) return void sendPayloadTooLarge(res, maxBodyBytes);
+    try {
+      return { message: JSON.parse(body) };
+    } catch {
+      return void sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
+    }
   }
 
   // ------------------------------------------------------------ legacy SSE
@@ -220,16 +273,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const session = sessions.get(url.searchParams.get('sessionId') ?? '');
     if (!session || session.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found');
     // The SSE transport answers oversized/invalid bodies with a bare 400, so read and parse here.
-    const body = await readBody(req, maxBodyBytes);
-    if (body === undefined) return sendPayloadTooLarge(res, maxBodyBytes);
-    let message: unknown;
-    try {
-      message = JSON.parse(body);
-    } catch {
-      return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
-    }
+    const body = await readJsonBody(req, res);
+    if (!body) return;
     trackResponse(session, res);
-    await session.transport.handlePostMessage(req, res, message);
+    await session.transport.handlePostMessage(req, res, body.message);
   }
 
   // ---------------------------------------------------------------- router
@@ -248,6 +295,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       log(`mcp-http: refused Host ${JSON.stringify(req.headers.host)}`);
       return sendJson(res, 403, { error: 'forbidden_host', message: 'Host header is not allowed' });
     }
+    // the URL handlers see (requestInfo); the setter ignores a value that is not a valid host
+    url.host = req.headers.host ?? url.host;
     const origin = headerValue(req, 'origin');
     if (origin !== undefined) {
       if (!isOriginAllowed(origin, allowedOrigins)) {
@@ -267,7 +316,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     }
 
     if (path === MCP_PATH) {
-      return opts.stateless ? handleStatelessMcp(req, res) : handleStatefulMcp(req, res);
+      return opts.stateless ? handleStatelessMcp(req, res, url) : handleStatefulMcp(req, res, url);
     }
     if (path === SSE_PATH) {
       return req.method === 'GET' ? handleSseStream(res) : sendMethodNotAllowed(res, 'GET');
@@ -307,6 +356,69 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     sessionCount: () => sessions.size,
     close: () => (closing ??= close())
   };
+}
+
+// ------------------------------------------------------------ transport
+
+/**
+ * The SDK's Streamable HTTP transport plus a JSON fast path. The SDK turns every request into a web
+ * `Request` and answers over SSE unless `enableJsonResponse`, which is fixed per transport and would
+ * drop progress and elicitation. Here each request is answered in the cheapest form it allows:
+ * `answerWithJson` writes the result straight to the Node response; the rest stays with the SDK.
+ */
+class McpHttpTransport extends StreamableHTTPServerTransport {
+  /** Requests being answered with JSON, until their response is sent. */
+  private readonly jsonAnswers = new Map<RequestId, ServerResponse>();
+
+  answerWithJson(request: JSONRPCRequest, res: ServerResponse, requestInfo: { headers: IncomingMessage['headers']; url: URL }): void {
+    this.jsonAnswers.set(request.id, res);
+    // a client gone (or a call it cancelled, which gets no answer) must not hold the entry
+    res.once('close', () => {
+      if (this.jsonAnswers.get(request.id) === res) this.jsonAnswers.delete(request.id);
+    });
+    this.onmessage?.(request, { requestInfo });
+  }
+
+  override async start(): Promise<void> {
+    // Callbacks are installed before start(). onclose also fires when the SDK closes the transport
+    // itself (DELETE); the server then aborts its handlers, so no answer will come.
+    const onclose = this.onclose;
+    this.onclose = () => {
+      for (const [id, res] of this.jsonAnswers) sendJson(res, 200, { jsonrpc: '2.0', id, error: { code: ErrorCode.ConnectionClosed, message: 'Session closed' } });
+      this.jsonAnswers.clear();
+      onclose?.();
+    };
+    return super.start();
+  }
+
+  override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const isResponse = 'result' in message || 'error' in message;
+    const id = isResponse ? message.id : options?.relatedRequestId;
+    const res = id === undefined ? undefined : this.jsonAnswers.get(id);
+    if (!res) return super.send(message, options);
+    // A notification or request about a call answered with JSON: the standalone GET stream is the
+    // only way left to the client (without one the SDK drops it, as its JSON mode does).
+    if (!isResponse) return super.send(message, { ...options, relatedRequestId: undefined });
+    this.jsonAnswers.delete(id!);
+    if (this.sessionId !== undefined) res.setHeader('Mcp-Session-Id', this.sessionId);
+    sendJson(res, 200, message);
+  }
+}
+
+/**
+ * A POST the SDK would accept without comment: it accepts JSON and SSE, sends JSON, and names a
+ * supported protocol version if any. Others go to the SDK, which answers with the right error.
+ */
+function isPlainMcpPost(req: IncomingMessage): boolean {
+  const accept = headerValue(req, 'accept') ?? '';
+  const contentType = headerValue(req, 'content-type')?.replace(/\s/g, '').toLowerCase();
+  const version = headerValue(req, 'mcp-protocol-version');
+  return (
+    accept.includes('application/json') &&
+    accept.includes('text/event-stream') &&
+    (contentType === 'application/json' || contentType === 'application/json;charset=utf-8') &&
+    (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version))
+  );
 }
 
 // -------------------------------------------------------------- helpers
