@@ -54,7 +54,9 @@ export function toApiError(err: unknown): ApiError {
 }
 
 export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 100 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true } });
+  // forceCloseConnections: stopping (Ctrl-C, the MCP client going away) cuts open connections at once;
+  // otherwise a stream whose caller vanished holds close() for the 72 s keep-alive timeout
+  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 100 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true });
 
   // JSON bodies may be empty (RPC without arguments); anything else malformed is a 400 envelope.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {

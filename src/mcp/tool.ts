@@ -40,6 +40,9 @@ export function defineTool<I extends ZodRawShape>(spec: ToolSpec<I>, handler: Ha
 /** The argument destructive tools take when the client cannot ask the user itself. */
 export const confirmArg = z.boolean().optional().describe('true only once the user has agreed');
 
+/** The call was cancelled or its session closed: the handler's signal aborted what it was doing. */
+const cancelled = (err: unknown) => err instanceof Error && err.name === 'AbortError';
+
 /** A tool's zod objects, built once and shared by every session (HTTP creates a server per session). */
 const schemas = new WeakMap<ToolSpec, { input: z.ZodObject; output: z.ZodObject }>();
 
@@ -67,7 +70,7 @@ export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]
         return await handler(ctx, args, extra);
       } catch (err) {
         // fail() tells the agent a bug's details are in the log: put them there
-        if (!(err instanceof BackendError) && !(err instanceof URIError) && !localFileError(err)) ctx.log(`${spec.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        if (!(err instanceof BackendError) && !(err instanceof URIError) && !localFileError(err) && !cancelled(err)) ctx.log(`${spec.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         return fail(err);
       }
     }) as never);

@@ -202,3 +202,32 @@ describe('startHttpServer: calls answered with JSON', () => {
     }
   });
 });
+
+describe('stopping after a session was deleted mid-stream', () => {
+  it('cuts the abandoned AI stream and exits at once, not after the keep-alive timeout', async () => {
+    const ai = await startAiStandin();
+    const server = await spawnHttpServer(['--data-dir', await freshDataDir()], serverEnv({ INSFORGE_AI_BASE_URL: ai.baseUrl, INSFORGE_AI_API_KEY: 'sk-standin-key' }));
+    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`));
+    const client = new Client({ name: 'stopping', version: '1' });
+    try {
+      await client.connect(transport);
+      let firstProgress!: () => void;
+      const streaming = new Promise<void>((resolve) => (firstProgress = resolve));
+      // "gated" sends its first word and then holds the stream open: the call is mid-stream
+      const call$ = client.callTool({ name: 'chat-completion', arguments: { model: 'gated', messages: [{ role: 'user', content: 'a b c' }] } }, undefined, { onprogress: () => firstProgress(), timeout: 60_000 }).catch((err: Error) => err);
+      await streaming;
+      const abandoned = ai.streamAbandoned();
+      await transport.terminateSession();
+      await abandoned; // the provider's stream is cut, not left running
+      const started = Date.now();
+      await server.stop();
+      // a hang check, not a timing: before the fix the backend held close() for its 72 s keep-alive timeout
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(server.stderr()).not.toMatch(/chat-completion failed/); // a cancelled call is not logged as a bug
+      await client.close();
+      expect(await call$).toBeInstanceOf(Error);
+    } finally {
+      await ai.close();
+    }
+  }, 60_000);
+});
