@@ -16,6 +16,10 @@ const leaveOutUnusedCode = {
   setup(b) {
     b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => (args.importer.includes('/zod/') ? { path: 'zod-locales', namespace: 'trimmed' } : undefined));
     b.onResolve({ filter: /\/validation\/ajv-provider\.js$/ }, (args) => (args.importer.includes('@modelcontextprotocol/sdk') ? { path: 'ajv-provider', namespace: 'trimmed' } : undefined));
+    // the SDK's helpers for zod v3 schemas: every schema here is zod v4
+    b.onResolve({ filter: /^(zod\/v3|zod-to-json-schema)$/ }, (args) => (args.importer.includes('@modelcontextprotocol/sdk') ? { path: args.path, namespace: 'trimmed' } : undefined));
+    b.onLoad({ filter: /^zod\/v3$/, namespace: 'trimmed' }, () => ({ contents: "export function object() { throw new Error('zod v3 is not bundled: use zod v4 schemas'); }" }));
+    b.onLoad({ filter: /^zod-to-json-schema$/, namespace: 'trimmed' }, () => ({ contents: "export function zodToJsonSchema() { throw new Error('zod v3 is not bundled: use zod v4 schemas'); }" }));
     b.onLoad({ filter: /^zod-locales$/, namespace: 'trimmed' }, () => ({ contents: "export { default as en } from 'zod/v4/locales/en.js';", resolveDir: process.cwd() }));
     b.onLoad({ filter: /^ajv-provider$/, namespace: 'trimmed' }, () => ({
       contents: "export class AjvJsonSchemaValidator { constructor() { throw new Error('Ajv is not bundled: pass jsonSchemaValidator (src/mcp/json-schema-validator.ts)'); } }",

@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { freshDataDir } from '../support/backend.js';
 import { startAiStandin, TINY_PNG_B64, type AiStandin } from '../support/ai-standin.js';
-import { call, serverEnv, stdioClient } from '../support/mcp.js';
+import { CLI, call, serverEnv, stdioClient } from '../support/mcp.js';
 
 const HELLO_WORLD = `export default async function (req) {
   const { name } = await req.json();
@@ -45,13 +47,41 @@ describe('AI and functions through MCP (AI provider: local stand-in)', () => {
     expect(res.structuredContent).toMatchObject({ message: { role: 'assistant', content: 'echo: What is InsForge and why does it stream' }, model: 'gated' });
     // the stand-in holds the rest of the answer until the first progress arrives, so finishing at all
     // proves progress was sent while the answer was still streaming
-    expect(progress.length).toBeGreaterThanOrEqual(2);
-    // and the last one, for the whole answer, is sent before the result (which would make the client drop it)
-    expect(progress.at(-1)!.progress).toBe('echo: What is InsForge and why does it stream'.length);
+    // not more: the SDK client drops a progress notification it reads in the same chunk as the result
+    // (typescript-sdk#2580), so whether the last one arrives is up to the client; see the wire test below
+    expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(progress.every((p) => p.progress <= 'echo: What is InsForge and why does it stream'.length)).toBe(true);
     const sent = ai.requests.find((r) => r.path === '/v1/chat/completions')!;
     expect(sent.body).toMatchObject({ stream: true, max_tokens: 50 });
     expect(sent.headers.authorization).toBe('Bearer sk-standin-key');
+  });
+
+  it('chat-completion writes its last progress, for the whole answer, before the result', async () => {
+    const child = spawn(process.execPath, [CLI, '--data-dir', await freshDataDir()], { env: serverEnv({ INSFORGE_AI_BASE_URL: ai.baseUrl, INSFORGE_AI_API_KEY: 'sk-standin-key' }), stdio: ['pipe', 'pipe', 'ignore'] });
+    try {
+      const wire: { id?: number; method?: string; params?: { progress?: number } }[] = [];
+      const waiters = new Map<number, () => void>();
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const message = JSON.parse(line);
+        wire.push(message);
+        waiters.get(message.id)?.();
+      });
+      const request = (id: number, method: string, params: object) => {
+        const answered = new Promise<void>((resolve) => waiters.set(id, resolve));
+        child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+        return answered;
+      };
+      await request(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'wire', version: '1' } });
+      child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+      const question = 'Say something in a few words please';
+      await request(2, 'tools/call', { name: 'chat-completion', arguments: { model: 'standin', messages: [{ role: 'user', content: question }] }, _meta: { progressToken: 'p' } });
+      const lastProgress = wire.findLastIndex((m) => m.method === 'notifications/progress');
+      expect(lastProgress).toBeGreaterThan(-1);
+      expect(wire[lastProgress]!.params!.progress).toBe(`echo: ${question}`.length);
+      expect(lastProgress).toBeLessThan(wire.findIndex((m) => m.id === 2));
+    } finally {
+      child.kill();
+    }
   });
 
   it('chat-completion keeps the provider error status', async () => {
