@@ -80,6 +80,10 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
     const url = `http://${host}:${port}`;
     await lock.publish(url);
+    // sign-ins leave rows behind: those no token can use any more go at start and then hourly
+    const purge = () => tokens.purgeUnusable().then(() => undefined, (err: Error) => opts.log(`could not delete expired sessions: ${err.message}`));
+    let purging = purge();
+    const purgeTimer = setInterval(() => (purging = purge()), 3_600_000).unref();
     const database = db;
     let closing: Promise<void> | undefined;
     return {
@@ -90,6 +94,8 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       app,
       close: () =>
         (closing ??= (async () => {
+          clearInterval(purgeTimer);
+          await purging; // not cut off by the database closing
           await app.close();
           await database.close();
           await lock.release();

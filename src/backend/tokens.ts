@@ -173,6 +173,17 @@ export class TokenService {
       .sign(this.secret);
   }
 
+  /**
+   * Deletes what can no longer be used: expired or revoked sessions (with their refresh tokens)
+   * and expired refresh tokens. A token naming a deleted session is refused as one naming a
+   * revoked session is. Returns the number of sessions deleted.
+   */
+  async purgeUnusable(): Promise<number> {
+    const { rowCount } = await this.db.query('DELETE FROM auth.sessions WHERE revoked_at IS NOT NULL OR expires_at <= now()');
+    await this.db.query('DELETE FROM auth.refresh_tokens WHERE expires_at <= now()');
+    return rowCount;
+  }
+
   private async revokeSessionIn(q: Queryable, sessionId: string): Promise<void> {
     this.live.delete(sessionId);
     await q.query('UPDATE auth.sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [sessionId]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { DB_KINDS, sql, startTestBackend, type TestBackend } from '../support/backend.js';
+import { TokenService } from '../../src/backend/tokens.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -125,6 +126,23 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
       const safe = await sql(b, "select email, profile from auth.users where email = 'clear@example.com'");
       expect(safe.rows).toEqual([{ email: 'clear@example.com', profile: {} }]);
     });
+  });
+
+  it('deletes sessions no token can use any more, and expired refresh tokens; live ones stay usable', async () => {
+    const signedUp = await signUp('purge@example.com');
+    const live = signedUp.json.accessToken as string;
+    const userId = signedUp.json.user.id as string;
+    const ids = { expired: crypto.randomUUID(), revoked: crypto.randomUUID(), current: crypto.randomUUID() };
+    await b.db.query("INSERT INTO auth.sessions (id, user_id, expires_at) VALUES ($1, $4, now() - interval '1 minute'), ($2, $4, now() + interval '1 hour'), ($3, $4, now() + interval '1 hour')", [ids.expired, ids.revoked, ids.current, userId]);
+    await b.db.query('UPDATE auth.sessions SET revoked_at = now() WHERE id = $1', [ids.revoked]);
+    await b.db.query("INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ('old', $1, now() - interval '1 minute'), ('fresh', $1, now() + interval '1 day'), ('of-revoked', $2, now() + interval '1 day')", [ids.current, ids.revoked]);
+
+    expect(await new TokenService(b.keys.jwtSecret, b.db).purgeUnusable()).toBeGreaterThanOrEqual(2);
+    const left = await b.db.query<{ id: string }>('SELECT id FROM auth.sessions WHERE id = ANY($1::uuid[])', [Object.values(ids)]);
+    expect(left.rows.map((r) => r.id)).toEqual([ids.current]);
+    const tokens = await b.db.query<{ token_hash: string }>("SELECT token_hash FROM auth.refresh_tokens WHERE token_hash IN ('old', 'fresh', 'of-revoked')");
+    expect(tokens.rows.map((r) => r.token_hash)).toEqual(['fresh']);
+    expect((await b.api('/api/auth/user', user(live))).status).toBe(200);
   });
 
   describe('row-level security with auth.uid()', () => {
