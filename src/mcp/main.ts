@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { McpConfig } from '../config.js';
 import { InsForgeClient, type Target } from '../client/client.js';
 import { createMcpServer } from './server.js';
+import { asksTheClient } from './tool.js';
 import { embeddedBackend } from './embedded.js';
 import { describeMode, selectTools, type Mode } from './toolsets.js';
 import type { McpSessionContext } from './http.js';
@@ -45,8 +46,7 @@ export async function startMcp(config: McpConfig, log: (msg: string) => void): P
   }
 
   const { startHttpServer } = await import('./http.js');
-  // only destructive tools ask the client anything: an elicitation to confirm (tool.ts)
-  const asking = new Set(tools.filter((t) => t.spec.destroys).map((t) => t.spec.name));
+  const asking = new Set(tools.filter((t) => asksTheClient(t.spec)).map((t) => t.spec.name));
   const http = await startHttpServer({
     host: config.host,
     port: config.port,

@@ -78,6 +78,12 @@ export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map((t) => listedDefinition(t.spec)) }));
 }
 
+/** One object for every question, so the validator converts it to zod once (json-schema-validator.ts). */
+const CONFIRM_FORM = { type: 'object' as const, properties: { confirm: { type: 'boolean' as const, title: 'Yes, do it' } }, required: ['confirm'] };
+
+/** Whether calling the tool may send the client a request first: destructive tools ask for confirmation. */
+export const asksTheClient = (spec: ToolSpec) => spec.destroys !== undefined;
+
 /**
  * Destructive calls need the user's yes: asked through MCP elicitation when the client supports
  * it, otherwise given as confirm: true. Returns a result to send instead of running, or undefined.
@@ -87,7 +93,7 @@ async function confirmDestruction(server: McpServer, tool: string, what: string,
     const answer = await server.server.elicitInput(
       {
         message: `${tool} will ${what}. This cannot be undone. Go ahead?`,
-        requestedSchema: { type: 'object', properties: { confirm: { type: 'boolean', title: 'Yes, do it' } }, required: ['confirm'] },
+        requestedSchema: CONFIRM_FORM,
       },
       { relatedRequestId: extra.requestId, signal: extra.signal },
     );
