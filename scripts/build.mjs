@@ -52,7 +52,7 @@ const listing = await computeToolListing();
 await rm('dist', { recursive: true, force: true });
 await build({
   // functions run in worker threads, which need a file of their own: dist/functions-worker.js
-  entryPoints: { cli: 'src/cli.ts', 'functions-worker': 'src/backend/functions-worker.ts' },
+  entryPoints: { cli: 'src/cli.ts', 'functions-worker': 'src/backend/functions/worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -5,16 +5,16 @@ import { ApiError, fromPgError, isPgError } from './errors.js';
 import { identifyCaller, type Caller } from './caller.js';
 import type { BackendContext } from './context.js';
 import { PostgrestError } from './db/postgrest.js';
-import { registerRecordRoutes } from './records.js';
-import { registerAdminRoutes } from './admin.js';
-import { registerAuthRoutes } from './auth.js';
-import { registerAuthV2Routes } from './auth-v2.js';
-import { Accounts } from './auth-accounts.js';
-import { registerTableRoutes } from './tables.js';
-import { registerStorageRoutes, type StorageOptions } from './storage.js';
-import { registerAiRoutes } from './ai.js';
-import type { AiProviderOptions } from './ai-provider.js';
-import { registerFunctionRoutes, type FunctionLimitOptions } from './functions.js';
+import { registerRecordRoutes } from './db/records.js';
+import { registerAdminRoutes } from './admin/routes.js';
+import { registerAuthRoutes } from './auth/routes.js';
+import { registerAuthV2Routes } from './auth/routes-v2.js';
+import { Accounts } from './auth/accounts.js';
+import { registerTableRoutes } from './db/tables.js';
+import { registerStorageRoutes, type StorageOptions } from './storage/routes.js';
+import { registerAiRoutes } from './ai/routes.js';
+import type { AiProviderOptions } from './ai/provider.js';
+import { registerFunctionRoutes, type FunctionLimitOptions } from './functions/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -2,7 +2,7 @@ import type { BackendKeys } from './datadir.js';
 import type { Catalog } from './db/catalog.js';
 import type { Database, Queryable } from './db/types.js';
 import type { Caller } from './caller.js';
-import type { TokenService } from './tokens.js';
+import type { TokenService } from './auth/tokens.js';
 
 /** What every route module gets: the database, its catalogue, the keys, and how to run as a caller. */
 export interface BackendContext {

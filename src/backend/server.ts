@@ -6,8 +6,8 @@ import { Catalog } from './db/catalog.js';
 import type { Database } from './db/types.js';
 import { buildApp } from './app.js';
 import { runAsFactory } from './context.js';
-import { TokenService } from './tokens.js';
-import { DEFAULT_MAX_UPLOAD_BYTES } from './storage.js';
+import { TokenService } from './auth/tokens.js';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './storage/routes.js';
 
 export interface BackendOptions {
   dataDir: string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { DB_KINDS, sql, startTestBackend, type TestBackend } from '../support/backend.js';
-import { TokenService } from '../../src/backend/tokens.js';
+import { TokenService } from '../../src/backend/auth/tokens.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

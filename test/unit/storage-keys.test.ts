@@ -1,7 +1,7 @@
 import { join, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkBucketName, checkKey, generateKey, keyProblem, objectPath } from '../../src/backend/storage-keys.js';
-import { chooseMimeType, mustDownload, notModified, requestedRange } from '../../src/backend/storage-http.js';
+import { checkBucketName, checkKey, generateKey, keyProblem, objectPath } from '../../src/backend/storage/keys.js';
+import { chooseMimeType, mustDownload, notModified, requestedRange } from '../../src/backend/storage/http.js';
 import { TRAVERSAL_KEYS } from '../support/traversal-keys.js';
 
 describe('object keys', () => {

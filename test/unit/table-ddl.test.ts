@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnDefinition, createTableStatements, defaultClause, foreignKeyConstraint, quoteLiteral, shownDefault, sqlTypeOf, userColumns } from '../../src/backend/table-ddl.js';
+import { columnDefinition, createTableStatements, defaultClause, foreignKeyConstraint, quoteLiteral, shownDefault, sqlTypeOf, userColumns } from '../../src/backend/db/table-ddl.js';
 
 const col = (columnName: string, type: string, extra: Partial<{ isNullable: boolean; isUnique: boolean; defaultValue: string }> = {}) => ({ columnName, type, isNullable: true, isUnique: false, ...extra });
 

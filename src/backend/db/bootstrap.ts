@@ -1,8 +1,8 @@
 import type { Database } from './types.js';
-import { AUTH_SCHEMA_SQL } from '../auth-accounts.js';
-import { STORAGE_SCHEMA_SQL } from '../storage-schema.js';
-import { FUNCTIONS_SCHEMA_SQL } from '../functions-store.js';
-import { TABLES_SCHEMA_SQL } from '../tables.js';
+import { AUTH_SCHEMA_SQL } from '../auth/accounts.js';
+import { STORAGE_SCHEMA_SQL } from '../storage/schema.js';
+import { FUNCTIONS_SCHEMA_SQL } from '../functions/store.js';
+import { TABLES_SCHEMA_SQL } from './tables.js';
 
 /**
  * Roles and helpers every request relies on. Idempotent: runs at every start, on PGlite and on a

@@ -6,8 +6,8 @@
  * gen_random_uuid(), as in InsForge.
  */
 import { z } from 'zod';
-import { ApiError } from './errors.js';
-import { quoteIdent } from './db/postgrest.js';
+import { ApiError } from '../errors.js';
+import { quoteIdent } from './postgrest.js';
 
 /** The model's column types and their SQL; some get a default when NOT NULL and given none. */
 const COLUMN_TYPES: Record<string, { sql: string; systemDefault?: string }> = {

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { ApiError } from './errors.js';
-import { requireAdmin } from './caller.js';
-import type { BackendContext } from './context.js';
-import { quoteIdent } from './db/postgrest.js';
-import type { Queryable } from './db/types.js';
-import { tablesMetadata } from './admin.js';
+import { ApiError } from '../errors.js';
+import { requireAdmin } from '../caller.js';
+import type { BackendContext } from '../context.js';
+import { quoteIdent } from './postgrest.js';
+import type { Queryable } from './types.js';
+import { tablesMetadata } from '../admin/routes.js';
 import {
   AUTO_COLUMNS,
   CreateTableBody,

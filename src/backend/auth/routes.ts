@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from './errors.js';
-import { bearerToken } from './caller.js';
-import type { BackendContext } from './context.js';
-import { newAccountFrom, publicUser, requireUser, type Accounts, type UserRow } from './auth-accounts.js';
+import { ApiError } from '../errors.js';
+import { bearerToken } from '../caller.js';
+import type { BackendContext } from '../context.js';
+import { newAccountFrom, publicUser, requireUser, type Accounts, type UserRow } from './accounts.js';
 
 const INVALID_CREDENTIALS = new ApiError(401, 'INVALID_CREDENTIALS', 'Invalid login credentials', 'Check email and password');
 

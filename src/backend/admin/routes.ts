@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-import { requireAdmin } from './caller.js';
-import type { BackendContext } from './context.js';
-import { quoteIdent } from './db/postgrest.js';
-import type { Queryable } from './db/types.js';
-import { VERSION } from '../version.js';
+import { ApiError } from '../errors.js';
+import { requireAdmin } from '../caller.js';
+import type { BackendContext } from '../context.js';
+import { quoteIdent } from '../db/postgrest.js';
+import type { Queryable } from '../db/types.js';
+import { VERSION } from '../../version.js';
 
 /** Everything about the public tables in one round trip, as JSON built by Postgres itself. */
 const TABLES_METADATA_SQL = `

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ApiError } from './errors.js';
-import { disconnectSignal } from './disconnect.js';
-import { requireAdmin, requireCaller } from './caller.js';
-import type { BackendContext } from './context.js';
-import { FunctionStore } from './functions-store.js';
-import { FunctionRunner, InvocationAborted, type FunctionLimits } from './functions-runner.js';
+import { ApiError } from '../errors.js';
+import { disconnectSignal } from '../disconnect.js';
+import { requireAdmin, requireCaller } from '../caller.js';
+import type { BackendContext } from '../context.js';
+import { FunctionStore } from './store.js';
+import { FunctionRunner, InvocationAborted, type FunctionLimits } from './runner.js';
 
 /** Settable per backend; undefined means the default. */
 export interface FunctionLimitOptions {

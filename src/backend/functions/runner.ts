@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ApiError } from './errors.js';
-import type { WorkerInput, WorkerOutput, WorkerRequest } from './functions-worker.js';
+import { ApiError } from '../errors.js';
+import type { WorkerInput, WorkerOutput, WorkerRequest } from './worker.js';
 
 export interface FunctionLimits {
   /** Wall-clock time an invocation may take, counted once its thread runs (not while it boots). */
@@ -34,7 +34,7 @@ function workerScript(): Promise<URL> {
       const url = new URL(built, import.meta.url);
       if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) return url;
     }
-    const source = new URL('./functions-worker.ts', import.meta.url);
+    const source = new URL('./worker.ts', import.meta.url);
     if (source.protocol !== 'file:' || !existsSync(fileURLToPath(source))) {
       throw new Error(`functions-worker.js not found beside ${import.meta.url}; rebuild with npm run build`);
     }

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-import type { Caller } from './caller.js';
-import type { Database } from './db/types.js';
+import { ApiError } from '../errors.js';
+import type { Caller } from '../caller.js';
+import type { Database } from '../db/types.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
 import { AttemptLimiter } from './attempts.js';
 

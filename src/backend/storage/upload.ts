@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-import { checkKey } from './storage-keys.js';
-import type { StorageDisk, TempFile } from './storage-disk.js';
+import { ApiError } from '../errors.js';
+import { checkKey } from './keys.js';
+import type { StorageDisk, TempFile } from './disk.js';
 
 /** A multipart upload received into a temp file, with what the form said about it. */
 export interface ReceivedUpload {

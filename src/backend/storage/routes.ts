@@ -1,13 +1,13 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, isPgError } from './errors.js';
-import { requireAdmin, requireCaller, type Caller } from './caller.js';
-import type { BackendContext } from './context.js';
-import type { Queryable } from './db/types.js';
-import { StorageDisk } from './storage-disk.js';
-import { attachmentDisposition, chooseMimeType, mustDownload, notModified, requestedRange } from './storage-http.js';
-import { checkBucketName, checkKey, generateKey } from './storage-keys.js';
-import { receiveUpload, tooLarge } from './storage-upload.js';
+import { ApiError, isPgError } from '../errors.js';
+import { requireAdmin, requireCaller, type Caller } from '../caller.js';
+import type { BackendContext } from '../context.js';
+import type { Queryable } from '../db/types.js';
+import { StorageDisk } from './disk.js';
+import { attachmentDisposition, chooseMimeType, mustDownload, notModified, requestedRange } from './http.js';
+import { checkBucketName, checkKey, generateKey } from './keys.js';
+import { receiveUpload, tooLarge } from './upload.js';
 
 export interface StorageOptions {
   /** Folder for object bytes, `<dataDir>/storage`. */

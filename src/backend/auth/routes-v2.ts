@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-import { OPEN_ROUTE, bearerToken, requireCaller } from './caller.js';
-import type { BackendContext } from './context.js';
+import { ApiError } from '../errors.js';
+import { OPEN_ROUTE, bearerToken, requireCaller } from '../caller.js';
+import type { BackendContext } from '../context.js';
 import { httpOnlyCookie, readCookie } from './cookies.js';
 import { REFRESH_TOKEN_TTL_SECONDS, type RefreshableSession } from './tokens.js';
-import { newAccountFrom, publicUser, requireUser, type Accounts, type UserRow } from './auth-accounts.js';
+import { newAccountFrom, publicUser, requireUser, type Accounts, type UserRow } from './accounts.js';
 
 /**
  * The InsForge v2 auth routes, as `@insforge/sdk` uses them (§2 of the v2 reference), on the

@@ -1,4 +1,4 @@
-import type { Queryable } from './db/types.js';
+import type { Queryable } from '../db/types.js';
 
 /**
  * Functions live in the database (InsForge keeps them in functions.definitions too), so they

@@ -4,8 +4,8 @@ import { mkdir, open, readdir, realpath, rename, rm, rmdir, type FileHandle } fr
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError } from './errors.js';
-import { objectPath } from './storage-keys.js';
+import { ApiError } from '../errors.js';
+import { objectPath } from './keys.js';
 
 /** A finished upload waiting in the temp folder to be moved into place. */
 export interface TempFile {

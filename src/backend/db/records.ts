@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-import { requireCaller } from './caller.js';
-import type { BackendContext } from './context.js';
-import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, parsePrefer, parseRange, resolvePaging, toSingleObject, wantsSingleObject, type BuiltQuery, type Prefer } from './db/postgrest.js';
-import type { TableInfo } from './db/types.js';
+import { ApiError } from '../errors.js';
+import { requireCaller } from '../caller.js';
+import type { BackendContext } from '../context.js';
+import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, parsePrefer, parseRange, resolvePaging, toSingleObject, wantsSingleObject, type BuiltQuery, type Prefer } from './postgrest.js';
+import type { TableInfo } from './types.js';
 
 /** Each built statement answers one row: the JSON body as text, the row count, the total if counted. */
 interface Outcome {

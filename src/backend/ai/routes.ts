@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { ApiError } from './errors.js';
-import { requireAdmin, requireCaller } from './caller.js';
-import { disconnectSignal } from './disconnect.js';
-import { AiProvider, isSuccess, providerError, readJson, type AiProviderOptions } from './ai-provider.js';
-import { textOf, toImageItem, toOpenAiChat, toV2Completion, toV2Images, toV2Model, toV2Stream, toV2Usage, type OpenAiCompletion, type OpenAiImages, type ProviderModel } from './ai-shapes.js';
+import { ApiError } from '../errors.js';
+import { requireAdmin, requireCaller } from '../caller.js';
+import { disconnectSignal } from '../disconnect.js';
+import { AiProvider, isSuccess, providerError, readJson, type AiProviderOptions } from './provider.js';
+import { textOf, toImageItem, toOpenAiChat, toV2Completion, toV2Images, toV2Model, toV2Stream, toV2Usage, type OpenAiCompletion, type OpenAiImages, type ProviderModel } from './shapes.js';
 
 const message = z.looseObject({ role: z.string().min(1), content: z.unknown() });
 

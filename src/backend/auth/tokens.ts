@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
-import type { Database, Queryable } from './db/types.js';
-import type { TokenVerifier } from './caller.js';
+import type { Database, Queryable } from '../db/types.js';
+import type { TokenVerifier } from '../caller.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 3600;
 export const REFRESH_TOKEN_TTL_SECONDS = 7 * 24 * 3600;

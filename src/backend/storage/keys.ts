@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { extname, resolve, sep } from 'node:path';
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 
 /**
  * Bucket names and object keys: what is accepted, and where on disk an accepted key lives.

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 
 /** An OpenAI-compatible API: OpenRouter, OpenAI, Ollama, llama.cpp's server, vLLM, LM Studio… */
 export interface AiProviderOptions {
