@@ -95,16 +95,22 @@ async function main() {
   try {
     process.stderr.write('starting the embedded backend…\n');
     backend = await startBackend({ dataDir: join(root, 'data'), host: '127.0.0.1', port: 0, apiKey: API_KEY, anonKey: ANON_KEY, rateLimit: 1e9, adminRateLimit: 1e9, maxUploadBytes: 2 * 1024 ** 3, log: () => undefined });
-    const { url, db } = backend;
+    const { url } = backend;
     const admin = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
     const rawsql = async (query: string) => {
       const r = await request(`${url}/api/database/advance/rawsql`, { method: 'POST', headers: admin, body: JSON.stringify({ query }) });
       if (r.statusCode !== 200) throw new Error(await r.body.text());
       await r.body.dump();
     };
-    await rawsql(`create table items (id int primary key, name text not null, price numeric, tags text[], created_at timestamptz default now());
+    const schema = `create table items (id int primary key, name text not null, price numeric, tags text[], created_at timestamptz default now());
                   insert into items select g, 'item ' || g, g * 1.5, array['a','b'], now() from generate_series(1, 10000) g;
-                  create table bulk (id serial primary key, name text, qty int, note text);`);
+                  create table bulk (id serial primary key, name text, qty int, note text);`;
+    await rawsql(schema);
+    // the baseline of the backend figures: the same tables in a PGlite of this process, queried directly
+    // (the backend's own PGlite runs in a worker thread and cannot be shared)
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = new PGlite();
+    await db.exec(schema);
 
     process.stderr.write('cold start…\n');
     const nodeFloor: number[] = [];

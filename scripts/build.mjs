@@ -51,8 +51,8 @@ const precomputedListing = (listing) => ({
 const listing = await computeToolListing();
 await rm('dist', { recursive: true, force: true });
 await build({
-  // functions run in worker threads, which need a file of their own: dist/functions-worker.js
-  entryPoints: { cli: 'src/cli.ts', 'functions-worker': 'src/backend/functions/worker.ts' },
+  // worker threads need a file of their own: dist/functions-worker.js, dist/pglite-worker.js
+  entryPoints: { cli: 'src/cli.ts', 'functions-worker': 'src/backend/functions/worker.ts', 'pglite-worker': 'src/backend/db/pglite-worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

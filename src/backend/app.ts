@@ -106,7 +106,7 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
 
   registerRecordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
-  const accounts = new Accounts(ctx.db);
+  const accounts = new Accounts(ctx.db.internal);
   registerAuthRoutes(app, ctx, accounts);
   registerAuthV2Routes(app, ctx, accounts);
   registerTableRoutes(app, ctx);

@@ -1,6 +1,7 @@
 import type { BackendKeys } from './datadir.js';
 import type { Catalog } from './db/catalog.js';
-import type { Database, Queryable } from './db/types.js';
+import type { CallerTxOptions } from './db/boundary.js';
+import type { CallerTx, Database } from './db/types.js';
 import type { Caller } from './caller.js';
 import type { TokenService } from './auth/tokens.js';
 
@@ -10,15 +11,13 @@ export interface BackendContext {
   catalog: Catalog;
   keys: BackendKeys;
   tokens: TokenService;
-  /** Runs fn in one transaction as the caller's database role, with its JWT claims visible to SQL. */
-  runAs<T>(caller: Caller, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in one transaction as the caller's database role, with its JWT claims visible to SQL,
+   * every statement inside the role's security boundary (db/boundary.ts).
+   */
+  runAs<T>(caller: Caller, fn: (tx: CallerTx) => Promise<T>, opts?: CallerTxOptions): Promise<T>;
 }
 
 export function runAsFactory(db: Database) {
-  return <T>(caller: Caller, fn: (tx: Queryable) => Promise<T>): Promise<T> =>
-    db.transaction(async (tx) => {
-      // set_config(..., true) is SET LOCAL: it ends with the transaction, so nothing leaks to the next request
-      await tx.query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [caller.role, JSON.stringify(caller.claims)]);
-      return fn(tx);
-    });
+  return <T>(caller: Caller, fn: (tx: CallerTx) => Promise<T>, opts?: CallerTxOptions): Promise<T> => db.asCaller({ role: caller.role, claims: caller.claims }, fn, opts);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Secrets the backend needs; generated once per data dir and kept there with mode 0600. */
@@ -13,8 +13,27 @@ export interface BackendKeys {
 export const KEYS_FILE = 'keys.json';
 const LOCK_FILE = 'backend.lock';
 
+/**
+ * Creates the data dir if needed and makes it and everything in it owner-only (directories 0700,
+ * files 0600), whatever modes they had: it holds the keys, the database and the stored files, and
+ * PGlite writes its files world-readable. Symlinks are not followed.
+ */
 export async function ensureDataDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makePrivate(dir);
+  // stored files can be many: their folder is made private, which keeps them private, not each file
+  for (const entry of await readdir(dir)) await makePrivate(join(dir, entry), entry !== 'storage');
+}
+
+async function makePrivate(path: string, walk = false): Promise<void> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  if (info.isDirectory()) {
+    if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700);
+    if (walk) for (const entry of await readdir(path)) await makePrivate(join(path, entry), true);
+  } else if ((info.mode & 0o077) !== 0) {
+    await chmod(path, info.mode & 0o700);
+  }
 }
 
 /**

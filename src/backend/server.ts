@@ -27,6 +27,8 @@ export interface BackendOptions {
   /** Limits of one function invocation (defaults in functions.ts: 10 s, 64 MiB). */
   functionTimeoutMs?: number;
   functionMemoryMb?: number;
+  /** Longest a statement may run before it is ended with SQLSTATE 57014 (default 30 s). */
+  statementTimeoutMs?: number;
   log: (msg: string) => void;
 }
 
@@ -51,13 +53,17 @@ export class DataDirBusyError extends Error {
   }
 }
 
-async function openDatabase(opts: BackendOptions): Promise<Database> {
+/** Default of --statement-timeout-ms: no statement may hold the database longer. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+async function openDatabase(opts: BackendOptions): Promise<Database & { sessionRole?: string }> {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   if (opts.databaseUrl) {
     const { openPostgres } = await import('./db/postgres.js');
-    return openPostgres(opts.databaseUrl);
+    return openPostgres({ url: opts.databaseUrl, statementTimeoutMs, log: opts.log });
   }
   const { openPglite } = await import('./db/pglite.js');
-  return openPglite(join(opts.dataDir, 'pgdata'));
+  return openPglite({ dataDir: join(opts.dataDir, 'pgdata'), statementTimeoutMs, log: opts.log });
 }
 
 /** Opens (or creates) the data dir, takes its lock, opens the database and listens. */
@@ -65,14 +71,14 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
   await ensureDataDir(opts.dataDir);
   const lock = await acquireLock(opts.dataDir);
   if (!lock.acquired) throw new DataDirBusyError(opts.dataDir, lock.owner);
-  let db: Database | undefined;
+  let db: (Database & { sessionRole?: string }) | undefined;
   try {
     const { keys, created, path: keysPath } = await loadKeys(opts.dataDir, { apiKey: opts.apiKey, anonKey: opts.anonKey });
     if (created) opts.log(`generated new keys in ${keysPath}`);
     db = await openDatabase(opts);
     await bootstrap(db);
-    const catalog = new Catalog(db);
-    const tokens = new TokenService(keys.jwtSecret, db);
+    const catalog = new Catalog(db.internal);
+    const tokens = new TokenService(keys.jwtSecret, db.internal);
     const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb } });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();

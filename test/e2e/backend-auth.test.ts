@@ -118,7 +118,7 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
 
     it('stores only a scrypt hash, which not even the admin key can read', async () => {
       await signUp('clear@example.com', 'a-very-distinct-password');
-      const { rows } = await b.db.query<{ password_hash: string }>('select password_hash from auth.users where email = $1', ['clear@example.com']);
+      const { rows } = await b.db.internal.query<{ password_hash: string }>('select password_hash from auth.users where email = $1', ['clear@example.com']);
       expect(rows[0]!.password_hash).toMatch(/^scrypt\$/);
       expect(rows[0]!.password_hash).not.toContain('a-very-distinct-password');
       const viaAdmin = await b.api('/api/database/advance/rawsql', { method: 'POST', json: { query: 'select password_hash from auth.users' } });
@@ -133,14 +133,14 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     const live = signedUp.json.accessToken as string;
     const userId = signedUp.json.user.id as string;
     const ids = { expired: crypto.randomUUID(), revoked: crypto.randomUUID(), current: crypto.randomUUID() };
-    await b.db.query("INSERT INTO auth.sessions (id, user_id, expires_at) VALUES ($1, $4, now() - interval '1 minute'), ($2, $4, now() + interval '1 hour'), ($3, $4, now() + interval '1 hour')", [ids.expired, ids.revoked, ids.current, userId]);
-    await b.db.query('UPDATE auth.sessions SET revoked_at = now() WHERE id = $1', [ids.revoked]);
-    await b.db.query("INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ('old', $1, now() - interval '1 minute'), ('fresh', $1, now() + interval '1 day'), ('of-revoked', $2, now() + interval '1 day')", [ids.current, ids.revoked]);
+    await b.db.internal.query("INSERT INTO auth.sessions (id, user_id, expires_at) VALUES ($1, $4, now() - interval '1 minute'), ($2, $4, now() + interval '1 hour'), ($3, $4, now() + interval '1 hour')", [ids.expired, ids.revoked, ids.current, userId]);
+    await b.db.internal.query('UPDATE auth.sessions SET revoked_at = now() WHERE id = $1', [ids.revoked]);
+    await b.db.internal.query("INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES ('old', $1, now() - interval '1 minute'), ('fresh', $1, now() + interval '1 day'), ('of-revoked', $2, now() + interval '1 day')", [ids.current, ids.revoked]);
 
-    expect(await new TokenService(b.keys.jwtSecret, b.db).purgeUnusable()).toBeGreaterThanOrEqual(2);
-    const left = await b.db.query<{ id: string }>('SELECT id FROM auth.sessions WHERE id = ANY($1::uuid[])', [Object.values(ids)]);
+    expect(await new TokenService(b.keys.jwtSecret, b.db.internal).purgeUnusable()).toBeGreaterThanOrEqual(2);
+    const left = await b.db.internal.query<{ id: string }>('SELECT id FROM auth.sessions WHERE id = ANY($1::uuid[])', [Object.values(ids)]);
     expect(left.rows.map((r) => r.id)).toEqual([ids.current]);
-    const tokens = await b.db.query<{ token_hash: string }>("SELECT token_hash FROM auth.refresh_tokens WHERE token_hash IN ('old', 'fresh', 'of-revoked')");
+    const tokens = await b.db.internal.query<{ token_hash: string }>("SELECT token_hash FROM auth.refresh_tokens WHERE token_hash IN ('old', 'fresh', 'of-revoked')");
     expect(tokens.rows.map((r) => r.token_hash)).toEqual(['fresh']);
     expect((await b.api('/api/auth/user', user(live))).status).toBe(200);
   });

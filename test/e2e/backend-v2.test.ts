@@ -159,7 +159,7 @@ describe.each(DB_KINDS)('InsForge v2 routes on %s', (kind) => {
       const second = await refreshMobile({ refresh_token: first.json.refreshToken });
       expect(second.status).toBe(200);
       expect((await current(second.json.accessToken)).status).toBe(200);
-      const { rows } = await b.db.query<{ token_hash: string }>('select token_hash from auth.refresh_tokens');
+      const { rows } = await b.db.internal.query<{ token_hash: string }>('select token_hash from auth.refresh_tokens');
       const hashes = rows.map((r) => r.token_hash);
       expect(hashes).toContain(createHash('sha256').update(second.json.refreshToken).digest('hex'));
       expect(hashes).not.toContain(second.json.refreshToken);

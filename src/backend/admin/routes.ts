@@ -3,8 +3,9 @@ import { ApiError } from '../errors.js';
 import { requireAdmin } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import { quoteIdent } from '../db/postgrest.js';
-import type { Queryable } from '../db/types.js';
+import type { QueryRunner } from '../db/types.js';
 import { VERSION } from '../../version.js';
+import { splitStatements, withoutOuterTransaction } from '../db/sql-split.js';
 
 /** Everything about the public tables in one round trip, as JSON built by Postgres itself. */
 const TABLES_METADATA_SQL = `
@@ -73,18 +74,7 @@ export interface TableMetadata {
   policies: unknown[];
 }
 
-export const tablesMetadata = (tx: Queryable, table: string | null) => tx.query<TableMetadata>(TABLES_METADATA_SQL, [table]).then((r) => r.rows);
-
-/** Values both drivers return that JSON cannot carry as they are. */
-function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
-  if (Array.isArray(value)) return value.map(jsonSafe);
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
-  }
-  return value;
-}
+export const tablesMetadata = (tx: QueryRunner, table: string | null) => tx.query<TableMetadata>(TABLES_METADATA_SQL, [table]).then((r) => r.rows);
 
 interface RawSqlBody {
   query?: unknown;
@@ -99,7 +89,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
   app.get('/api/metadata', async (req) => {
     const caller = requireAdmin(req.caller);
     const [tables, functions, buckets] = await ctx.runAs(caller, async (tx) => [await tablesMetadata(tx, null), (await tx.query(FUNCTIONS_SQL)).rows, (await tx.query(BUCKETS_SQL)).rows]);
-    const deployed = (await ctx.db.query(DEPLOYED_FUNCTIONS_SQL)).rows;
+    const deployed = (await ctx.db.internal.query(DEPLOYED_FUNCTIONS_SQL)).rows;
     return {
       database: { tables, functions },
       auth: { providers: ['email'] },
@@ -144,16 +134,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
     const { query, params, readOnly } = (req.body ?? {}) as RawSqlBody;
     if (typeof query !== 'string' || !query.trim()) throw new ApiError(400, 'INVALID_INPUT', 'query: Required (a non-empty SQL string)', 'Send {"query": "select 1", "params": []}.');
     if (params !== undefined && !Array.isArray(params)) throw new ApiError(400, 'INVALID_INPUT', 'params: must be an array', 'Send positional parameters for $1, $2, … as an array.');
+    const { statements, refused } = withoutOuterTransaction(splitStatements(query));
+    if (refused) {
+      throw new ApiError(400, 'INVALID_INPUT', `query: "${refused.slice(0, 60)}" cannot run here: the whole query already runs in one transaction of its own`, 'Leave out transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT); send the statements alone, or as separate requests.');
+    }
+    if (!statements.length) throw new ApiError(400, 'INVALID_INPUT', 'query: holds no statement (only comments, semicolons or BEGIN/COMMIT)', 'Send at least one SQL statement.');
+    if (params?.length && statements.length > 1) throw new ApiError(400, 'INVALID_INPUT', 'params: parameters need a query of one statement', 'Send one statement with $1, $2, …, or several statements without params.');
     try {
-      const result = await ctx.runAs(caller, async (tx) => {
-        if (readOnly === true) {
-          await tx.query('SET TRANSACTION READ ONLY');
-          // the extended protocol takes exactly one statement, so no COMMIT can end the read-only transaction early
-          return tx.query(query, params ?? []);
-        }
-        return params?.length ? tx.query(query, params) : tx.exec(query);
-      });
-      return { rows: jsonSafe(result.rows), rowCount: result.rowCount, fields: result.fields };
+      // --read-only: a READ ONLY transaction that is rolled back whatever it did
+      const result = await ctx.runAs(caller, (tx) => tx.script(statements, params ?? []), { readOnly: readOnly === true });
+      return { rows: result.rows, rowCount: result.rowCount, fields: result.fields };
     } finally {
       // run-sql may have created, altered or dropped anything
       ctx.catalog.invalidate();

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 import type { Caller } from '../caller.js';
-import type { Database } from '../db/types.js';
+import type { InternalDb } from '../db/types.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
 import { AttemptLimiter } from './attempts.js';
 
@@ -110,7 +110,7 @@ export class Accounts {
   private readonly byEmail = new AttemptLimiter(MAX_FAILURES_PER_EMAIL, FAILURE_WINDOW_MS);
   private readonly byAddress = new AttemptLimiter(MAX_FAILURES_PER_ADDRESS, FAILURE_WINDOW_MS);
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: InternalDb) {}
 
   /** 409 AUTH_EMAIL_EXISTS when the email is taken. `verified` is for accounts an admin creates. */
   async create(account: NewAccount, verified = false): Promise<UserRow> {

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
-import type { Database, Queryable } from '../db/types.js';
+import type { InternalDb, Queryable } from '../db/types.js';
 import type { TokenVerifier } from '../caller.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 3600;
@@ -56,7 +56,7 @@ export class TokenService {
 
   constructor(
     private readonly jwtSecret: string,
-    private readonly db: Database,
+    private readonly db: InternalDb,
   ) {
     this.secret = new TextEncoder().encode(jwtSecret);
   }

@@ -1,4 +1,5 @@
 import type { Database } from './types.js';
+import { boundarySql } from './boundary.js';
 import { AUTH_SCHEMA_SQL } from '../auth/accounts.js';
 import { STORAGE_SCHEMA_SQL } from '../storage/schema.js';
 import { FUNCTIONS_SCHEMA_SQL } from '../functions/store.js';
@@ -57,10 +58,18 @@ $fn$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, project_admin;
 `;
 
-export async function bootstrap(db: Database): Promise<void> {
-  await db.exec(BOOTSTRAP_SQL);
-  await db.exec(AUTH_SCHEMA_SQL);
-  await db.exec(STORAGE_SCHEMA_SQL);
-  await db.exec(FUNCTIONS_SCHEMA_SQL);
-  await db.exec(TABLES_SCHEMA_SQL);
+/**
+ * Runs as the database's owner (PGlite's superuser session, or the database URL's user). The
+ * session role of request traffic, where it is a login role of its own (Postgres), may switch to the
+ * three roles and call their boundary functions, and nothing else.
+ */
+export async function bootstrap(db: Database & { sessionRole?: string }): Promise<void> {
+  const q = db.internal;
+  await q.exec(BOOTSTRAP_SQL);
+  await q.exec(AUTH_SCHEMA_SQL);
+  await q.exec(STORAGE_SCHEMA_SQL);
+  await q.exec(FUNCTIONS_SCHEMA_SQL);
+  await q.exec(TABLES_SCHEMA_SQL);
+  if (db.sessionRole) await q.exec(`GRANT anon, authenticated, project_admin TO ${db.sessionRole};`);
+  await q.exec(boundarySql(db.sessionRole));
 }

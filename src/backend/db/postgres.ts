@@ -1,12 +1,32 @@
-import type { Database, Queryable, QueryResult } from './types.js';
+/**
+ * A real Postgres through node-postgres, with two pools:
+ *  - the database URL's own user (a superuser, or an owner with CREATEROLE) for start-up, migrations
+ *    and the backend's own tables — never for request traffic;
+ *  - a login role made for this database, `insforge_auth_<database>`: not a superuser, inheriting
+ *    nothing, owning nothing, only able to SET ROLE anon / authenticated / project_admin and call
+ *    their boundary functions. Every request runs there (and inside the boundary, boundary.ts).
+ * Its password is random, kept in a table only the owner can read, and set again at every start.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { CallerIdentity, CallerTxOptions } from './boundary.js';
+import { asText, boundaryCall, fromBoundaryRows, openingStatements, type BoundaryRow } from './boundary.js';
+import type { CallerTx, Database, InternalDb, Queryable, QueryResult } from './types.js';
 
 interface PgResult {
   rows: unknown[];
   fields?: { name: string; dataTypeID: number }[];
   rowCount: number | null;
 }
-interface PgQueryable {
+interface PgClient {
   query(text: string, values?: unknown[]): Promise<PgResult | PgResult[]>;
+  processID?: number;
+  release(err?: Error | boolean): void;
+}
+interface PgPool {
+  query(text: string, values?: unknown[]): Promise<PgResult | PgResult[]>;
+  connect(): Promise<PgClient>;
+  end(): Promise<void>;
+  on(event: 'error', fn: (err: Error) => void): void;
 }
 
 const toResult = <R>(r: PgResult | PgResult[]): QueryResult<R> => {
@@ -18,32 +38,81 @@ const toResult = <R>(r: PgResult | PgResult[]): QueryResult<R> => {
   };
 };
 
-const wrap = (q: PgQueryable): Queryable => ({
-  async query<R>(text: string, values?: unknown[]) {
-    return toResult<R>(await q.query(text, values ?? []));
-  },
-  async exec<R>(text: string) {
-    // no values → node-postgres uses the simple protocol, which allows several statements
-    return toResult<R>(await q.query(text));
-  },
+const wrap = (q: { query: PgPool['query'] }): Queryable => ({
+  query: async <R>(text: string, values?: unknown[]) => toResult<R>(await q.query(text, values ?? [])),
+  // no values → node-postgres uses the simple protocol, which allows several statements
+  exec: async <R>(text: string) => toResult<R>(await q.query(text)),
 });
 
-/** A real Postgres through a node-postgres pool. */
-export async function openPostgres(url: string): Promise<Database> {
+export interface PostgresOptions {
+  url: string;
+  statementTimeoutMs: number;
+  log: (msg: string) => void;
+}
+
+/** Role names are cluster-wide: one per database, readable, at most 63 bytes. */
+function authenticatorName(database: string): string {
+  const plain = database.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 32);
+  const tag = createHash('sha256').update(database).digest('hex').slice(0, 8);
+  return `insforge_auth_${plain}_${tag}`;
+}
+
+const AUTHENTICATOR_SETUP = `
+CREATE SCHEMA IF NOT EXISTS insforge_internal;
+REVOKE ALL ON SCHEMA insforge_internal FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS insforge_internal.settings (name text PRIMARY KEY, value text NOT NULL);
+REVOKE ALL ON insforge_internal.settings FROM PUBLIC;`;
+
+/** Creates (or repairs) the database's login role; returns its name and password. */
+async function ensureAuthenticator(owner: Queryable): Promise<{ role: string; password: string }> {
+  await owner.exec(AUTHENTICATOR_SETUP);
+  const db = (await owner.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name;
+  const role = authenticatorName(db);
+  await owner.query("INSERT INTO insforge_internal.settings (name, value) VALUES ('authenticator_password', $1) ON CONFLICT (name) DO NOTHING", [randomBytes(24).toString('hex')]);
+  const password = (await owner.query<{ value: string }>("SELECT value FROM insforge_internal.settings WHERE name = 'authenticator_password'")).rows[0]!.value;
+  if (!/^[0-9a-f]{48}$/.test(password)) throw new Error('insforge_internal.settings holds a malformed authenticator password');
+  await owner.exec(`
+DO $$ BEGIN
+  CREATE ROLE ${role} LOGIN NOINHERIT;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+ALTER ROLE ${role} WITH LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '${password}';`);
+  return { role, password };
+}
+
+export async function openPostgres(opts: PostgresOptions): Promise<Database & { sessionRole?: string }> {
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: url, max: 10, idleTimeoutMillis: 30_000 });
+  // the backend's own connections resolve names in pg_catalog only, whatever a user defines in public
+  const owner = new pg.Pool({ connectionString: opts.url, max: 4, idleTimeoutMillis: 30_000, options: '-c search_path=pg_catalog,pg_temp' }) as unknown as PgPool;
   // a dropped idle connection must not crash the process
-  pool.on('error', (err) => process.stderr.write(`insforge-mcp: postgres pool error: ${err.message}\n`));
-  const client = await pool.connect(); // fail fast with a clear error if the URL is wrong
-  client.release();
-  return {
-    kind: 'postgres',
-    ...wrap(pool as unknown as PgQueryable),
+  owner.on('error', (err) => opts.log(`postgres pool error: ${err.message}`));
+  await owner.query('SELECT 1'); // fail fast with a clear error if the URL is wrong
+  const internalQ = wrap(owner);
+
+  let requests: PgPool = owner;
+  let sessionRole: string | undefined;
+  try {
+    const { role, password } = await ensureAuthenticator(internalQ);
+    const url = new URL(opts.url);
+    url.username = role;
+    url.password = password;
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 10, idleTimeoutMillis: 30_000 }) as unknown as PgPool;
+    pool.on('error', (err) => opts.log(`postgres pool error: ${err.message}`));
+    await pool.query('SELECT 1');
+    requests = pool;
+    sessionRole = role;
+  } catch (err) {
+    // still inside the boundary, but not least privilege: say so loudly
+    opts.log(`could not set up or log in as the database's request role (${(err as Error).message}); requests use the database URL's user, inside the security boundary. Let this user create roles and log in with a password over the URL's host.`);
+  }
+
+  const internal: InternalDb = {
+    ...internalQ,
     async transaction(fn) {
-      const conn = await pool.connect();
+      const conn = await owner.connect();
       try {
         await conn.query('BEGIN');
-        const result = await fn(wrap(conn as unknown as PgQueryable));
+        const result = await fn(wrap(conn));
         await conn.query('COMMIT');
         return result;
       } catch (err) {
@@ -53,6 +122,47 @@ export async function openPostgres(url: string): Promise<Database> {
         conn.release();
       }
     },
-    close: () => pool.end(),
+  };
+
+  async function asCaller<T>(who: CallerIdentity, fn: (tx: CallerTx) => Promise<T>, txOpts: CallerTxOptions = {}): Promise<T> {
+    const conn = await requests.connect();
+    let reusable = true;
+    const run = async <R>(statements: string[], values: unknown[] | undefined, returnsRows: boolean): Promise<QueryResult<R>> => {
+      // the server's statement_timeout can be lifted by the statement itself; this cannot
+      const watchdog = setTimeout(() => {
+        reusable = false;
+        void owner.query('SELECT pg_cancel_backend($1)', [conn.processID]).catch(() => undefined);
+      }, opts.statementTimeoutMs + 1000);
+      try {
+        const res = toResult<BoundaryRow>(await conn.query(boundaryCall(who.role), [statements, (values ?? []).map(asText), returnsRows]));
+        return fromBoundaryRows<R>(res.rows);
+      } finally {
+        clearTimeout(watchdog);
+      }
+    };
+    try {
+      for (const s of openingStatements(who, { ...txOpts, statementTimeoutMs: opts.statementTimeoutMs })) await conn.query(s.text, s.values);
+      const result = await fn({ query: (text, values) => run([text], values, false), rows: (text, values) => run([text], values, true), script: (statements, values) => run(statements, values, false) });
+      await conn.query(txOpts.readOnly ? 'ROLLBACK' : 'COMMIT');
+      return result;
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => (reusable = false));
+      throw err;
+    } finally {
+      // nothing a request changed in the session reaches the next one on this connection
+      if (reusable) await conn.query('DISCARD ALL').catch(() => (reusable = false));
+      conn.release(reusable ? undefined : true);
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    sessionRole,
+    internal,
+    asCaller,
+    async close() {
+      if (requests !== owner) await requests.end();
+      await owner.end();
+    },
   };
 }

@@ -4,7 +4,7 @@ import { ApiError } from '../errors.js';
 import { requireAdmin } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import { quoteIdent } from './postgrest.js';
-import type { Queryable } from './types.js';
+import type { CallerTx, QueryRunner } from './types.js';
 import { tablesMetadata } from '../admin/routes.js';
 import {
   AUTO_COLUMNS,
@@ -82,12 +82,12 @@ const refuseReserved = (column: string, action: string) => {
   if (isReserved(column)) throw new ApiError(400, 'DATABASE_VALIDATION_ERROR', `cannot ${action} the system column "${column}"`, 'id, created_at and updated_at belong to every table and cannot be changed.');
 };
 
-async function tableExists(tx: Queryable, table: string): Promise<boolean> {
+async function tableExists(tx: QueryRunner, table: string): Promise<boolean> {
   return (await tx.query(TABLE_EXISTS_SQL, [table])).rows.length > 0;
 }
 
 /** The table as GET …/schema shows it: columns in model types, table-level foreign keys, row count. */
-async function describeTable(tx: Queryable, table: string) {
+async function describeTable(tx: QueryRunner, table: string) {
   const [meta] = await tablesMetadata(tx, table);
   if (!meta) throw tableNotFound();
   const unique = new Set((await tx.query<{ name: string }>(UNIQUE_COLUMNS_SQL, [table])).rows.map((r) => r.name));
@@ -122,11 +122,13 @@ async function describeTable(tx: Queryable, table: string) {
  */
 export function registerTableRoutes(app: FastifyInstance, ctx: BackendContext): void {
   /** Raw type names are written into DDL as given, so Postgres must first parse each as a type. */
-  async function confirmRawTypes(columns: ColumnSpec[]): Promise<void> {
+  async function confirmRawTypes(req: FastifyRequest, columns: ColumnSpec[]): Promise<void> {
+    const caller = requireAdmin(req.caller);
     for (const type of rawTypesOf(columns)) {
       let known = false;
       try {
-        known = (await ctx.db.query<{ ok: boolean }>('SELECT to_regtype($1) IS NOT NULL AS ok', [type])).rows[0]?.ok === true;
+        // as the admin, so that the admin's own types (public.mood) resolve as they will in the DDL
+        known = (await ctx.runAs(caller, (tx) => tx.query<{ ok: boolean }>('SELECT to_regtype($1) IS NOT NULL AS ok', [type]))).rows[0]?.ok === true;
       } catch {
         known = false; // a syntax error in the name
       }
@@ -135,7 +137,7 @@ export function registerTableRoutes(app: FastifyInstance, ctx: BackendContext): 
   }
 
   /** Runs DDL as the admin, then forgets the cached catalogue so the record routes see the change. */
-  async function alter<T>(req: FastifyRequest, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async function alter<T>(req: FastifyRequest, fn: (tx: CallerTx) => Promise<T>): Promise<T> {
     const caller = requireAdmin(req.caller);
     try {
       return await ctx.runAs(caller, fn);
@@ -156,7 +158,7 @@ export function registerTableRoutes(app: FastifyInstance, ctx: BackendContext): 
     const body = parseBody(CreateTableBody, req.body, CREATE_EXAMPLE);
     const columns = userColumns(body.columns);
     if (!columns.length) throw new ApiError(400, 'DATABASE_VALIDATION_ERROR', 'Table must have at least one user-defined column', 'Add a column other than id, created_at and updated_at.');
-    await confirmRawTypes(columns);
+    await confirmRawTypes(req, columns);
     await alter(req, async (tx) => {
       if (await tableExists(tx, body.tableName)) {
         throw new ApiError(400, 'DATABASE_DUPLICATE', `table ${body.tableName} already exists`, 'Choose another table name, or change this one with PATCH /api/database/tables/{table}/schema.');
@@ -185,7 +187,7 @@ export function registerTableRoutes(app: FastifyInstance, ctx: BackendContext): 
     const body = parseBody(UpdateTableBody, req.body, UPDATE_EXAMPLE);
     const table = req.params.table;
     const added = userColumns(body.addColumns ?? []);
-    await confirmRawTypes(added);
+    await confirmRawTypes(req, added);
     const operations: string[] = [];
     await alter(req, async (tx) => {
       if (!(await tableExists(tx, table))) throw tableNotFound();

@@ -1,8 +1,9 @@
 /** What the backend needs from a database: the same small surface for PGlite and node-postgres. */
+import type { CallerIdentity, CallerTxOptions } from './boundary.js';
 
 export interface QueryField {
   name: string;
-  dataTypeID: number;
+  dataTypeID?: number;
 }
 
 export interface QueryResult<R = Record<string, unknown>> {
@@ -19,10 +20,40 @@ export interface Queryable {
   exec<R = Record<string, unknown>>(text: string): Promise<QueryResult<R>>;
 }
 
-export interface Database extends Queryable {
-  readonly kind: 'pglite' | 'postgres';
+/**
+ * A transaction as a caller (anon, a user, the admin key). Every statement runs inside the caller
+ * role's security boundary (boundary.ts); rows come back as JSON values (numbers, strings, nested
+ * objects; timestamps as ISO text).
+ */
+export interface CallerTx {
+  /** One statement with `$1…$n` parameters: its rows, or for DDL and DML without RETURNING its row count. */
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+  /** One statement known to return rows (a SELECT, DML with RETURNING): as query, a little cheaper. */
+  rows<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+  /** A script of statements in order (run-sql); the last one's rows, or its row count. */
+  script<R = Record<string, unknown>>(statements: string[], values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+/** What code that only reads or writes with single statements needs: a caller's transaction or the backend's own access. */
+export type QueryRunner = Pick<Queryable, 'query'>;
+
+/** The backend's own access: privileged, so it never touches what users define (see Database.internal). */
+export interface InternalDb extends Queryable {
   /** Runs fn in BEGIN … COMMIT, rolling back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  /**
+   * The backend itself (auth internals, sessions, function definitions, the catalogue, migrations):
+   * PGlite's superuser session, or the database URL's own user on Postgres. Only for the backend's
+   * own schemas and pg_catalog — never for user tables, views or functions, whose code must run
+   * inside a caller's boundary.
+   */
+  internal: InternalDb;
+  /** One transaction as a caller; nothing it changes in the session outlives it. */
+  asCaller<T>(who: CallerIdentity, fn: (tx: CallerTx) => Promise<T>, opts?: CallerTxOptions): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -82,7 +82,7 @@ function callerToken(req: FastifyRequest): string | undefined {
  * `POST /api/functions/{slug}` (any valid key) and v2's open `ANY /functions/{slug}`.
  */
 export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext, opts: FunctionsOptions): void {
-  const store = new FunctionStore(ctx.db);
+  const store = new FunctionStore(ctx.db.internal);
   const runner = new FunctionRunner(
     { ...DEFAULT_LIMITS, timeoutMs: opts.limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs, memoryMb: opts.limits.memoryMb ?? DEFAULT_LIMITS.memoryMb },
     opts.log,

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, isPgError } from '../errors.js';
 import { requireAdmin, requireCaller, type Caller } from '../caller.js';
 import type { BackendContext } from '../context.js';
-import type { Queryable } from '../db/types.js';
+import type { QueryRunner } from '../db/types.js';
 import { StorageDisk } from './disk.js';
 import { attachmentDisposition, chooseMimeType, mustDownload, notModified, requestedRange } from './http.js';
 import { checkBucketName, checkKey, generateKey } from './keys.js';
@@ -102,7 +102,7 @@ const toObject = (req: FastifyRequest, row: ObjectRow) => ({
   url: objectUrl(req, row.bucket, row.key),
 });
 
-async function bucketAccess(tx: Queryable, bucket: string): Promise<BucketAccess> {
+async function bucketAccess(tx: QueryRunner, bucket: string): Promise<BucketAccess> {
   const { rows } = await tx.query<BucketAccess>('SELECT public, storage.can_insert(name) AS writable FROM storage.buckets WHERE name = $1', [bucket]);
   if (!rows[0]) throw bucketNotFound(bucket);
   return rows[0];
@@ -121,7 +121,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
    * Deletes metadata and moves the bytes aside in one transaction: they are put back if the
    * transaction fails and removed for good once it has committed.
    */
-  async function removeTogether<T>(caller: Caller, bucket: string, key: string | undefined, fn: (tx: Queryable, detach: () => Promise<void>) => Promise<T>): Promise<T> {
+  async function removeTogether<T>(caller: Caller, bucket: string, key: string | undefined, fn: (tx: QueryRunner, detach: () => Promise<void>) => Promise<T>): Promise<T> {
     let trash: string | undefined;
     let result: T;
     try {
