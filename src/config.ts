@@ -47,6 +47,7 @@ export const FLAGS = {
   'ai-api-key': { type: 'string', env: 'INSFORGE_AI_API_KEY', for: both, arg: 'KEY', help: 'Embedded backend: API key for the AI provider (none for a local one).' },
   'function-timeout-ms': { type: 'string', env: 'INSFORGE_FUNCTION_TIMEOUT_MS', for: both, arg: 'MS', help: 'Embedded backend: time a function invocation may take, in milliseconds (default 10000).' },
   'function-memory-mb': { type: 'string', env: 'INSFORGE_FUNCTION_MEMORY_MB', for: both, arg: 'N', help: 'Embedded backend: JavaScript heap of a function invocation, in MiB (default 64).' },
+  'statement-timeout-ms': { type: 'string', env: 'INSFORGE_STATEMENT_TIMEOUT_MS', for: both, arg: 'MS', help: 'Embedded backend: longest a SQL statement may run before it is ended (SQLSTATE 57014), in milliseconds (default 30000).' },
   dialect: { type: 'string', env: 'INSFORGE_DIALECT', for: ['mcp'], arg: 'NAME', help: 'API dialect of the backend: auto (detect on first use), documented, or insforge-v2 (default auto).' },
   timeout: { type: 'string', env: 'INSFORGE_TIMEOUT_MS', for: ['mcp'], arg: 'MS', help: 'Per-request timeout to the backend in milliseconds (default 30000).' },
   help: { type: 'boolean', for: both, help: 'Show this help.' },
@@ -78,6 +79,7 @@ const common = {
   // defaults live in the backend, which tests and the MCP server also start without a config
   functionTimeoutMs: positive.optional(),
   functionMemoryMb: positive.optional(),
+  statementTimeoutMs: positive.optional(),
 };
 
 export const BackendConfigSchema = z.object({

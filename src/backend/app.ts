@@ -53,6 +53,26 @@ export function toApiError(err: unknown): ApiError {
   return new ApiError(500, 'INTERNAL_ERROR', 'Internal server error', 'This is a bug in the backend; the server log has the details.');
 }
 
+/** Deepest nesting of arrays and objects a JSON body may have. */
+export const MAX_JSON_DEPTH = 512;
+
+/** How deeply a JSON text nests, counted without parsing it (brackets inside strings do not count). */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) max = Math.max(max, ++depth);
+    else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
 export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: stopping (Ctrl-C, the MCP client going away) cuts open connections at once;
   // otherwise a stream whose caller vanished holds close() for the 72 s keep-alive timeout
@@ -61,6 +81,11 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   // JSON bodies may be empty (RPC without arguments); anything else malformed is a 400 envelope.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     if (body === '') return done(null, undefined);
+    // JSON.parse copes with any depth, but everything that walks the value afterwards recurses
+    // each level takes two characters, so only a longer body can be too deep
+    if ((body as string).length > 2 * MAX_JSON_DEPTH && nestingDepth(body as string) > MAX_JSON_DEPTH) {
+      return done(new ApiError(400, 'INVALID_INPUT', `Request body is nested more than ${MAX_JSON_DEPTH} levels deep`, 'Send flatter JSON: rows as objects of columns, json values of reasonable depth.'), undefined);
+    }
     try {
       done(null, JSON.parse(body as string));
     } catch {

@@ -76,6 +76,9 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     const { keys, created, path: keysPath } = await loadKeys(opts.dataDir, { apiKey: opts.apiKey, anonKey: opts.anonKey });
     if (created) opts.log(`generated new keys in ${keysPath}`);
     db = await openDatabase(opts);
+    // PGlite writes some files as it opens (world-readable, like all it writes): private again. What
+    // it writes later stays unreachable for other users inside the owner-only folders.
+    if (db.kind === 'pglite') await ensureDataDir(opts.dataDir);
     await bootstrap(db);
     const catalog = new Catalog(db.internal);
     const tokens = new TokenService(keys.jwtSecret, db.internal);

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ const SESSIONS = Number(process.env.LOAD_SESSIONS ?? 50);
 const CALLS = Number(process.env.LOAD_CALLS ?? 200);
 /**
  * The embedded backend's database: Postgres when the suite has one (CI does), else PGlite.
- * PGlite runs in the server's own thread and is the bottleneck: about half as many calls per second.
+ * PGlite (in a worker thread, one session for everyone) is the bottleneck: about half as many calls per second.
  */
 const DB = (process.env.LOAD_DB ?? (process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite')) as 'pglite' | 'postgres';
 /** Calls in flight per session at once. */
@@ -31,7 +32,15 @@ interface Outcome {
   lost: string[];
   misrouted: string[];
   leaked: number;
+  /** Milliseconds each call took, client side. */
+  latencies: number[];
 }
+
+/** Processes that keep a core each busy the whole run: the load must hold on a busy machine too. */
+const BURNERS = Number(process.env.LOAD_BURNERS ?? 2);
+const burnCpu = () => Array.from({ length: BURNERS }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /**
  * One planned call: its arguments and how to tell that the answer is this very call's, in this
@@ -71,8 +80,10 @@ async function runSession(client: Client, tag: string, out: Outcome): Promise<vo
     while (next < CALLS) {
       const i = next++;
       const { name, args, mine } = plan(tag, i);
+      const began = performance.now();
       try {
         const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 45_000 })) as CallToolResult;
+        out.latencies.push(performance.now() - began);
         const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
         if (text.includes(TEST_API_KEY) || text.includes(TEST_ANON_KEY)) out.leaked++;
         if (result.isError) out.lost.push(`${tag} #${i} ${name}: ${text.slice(0, 200)}`);
@@ -145,13 +156,18 @@ describe(`load: ${SESSIONS} Streamable HTTP sessions × ${CALLS} mixed calls (em
     await sleep(500);
     const startRss = status(pid, 'VmRSS');
     const startGc = await afterGc(pid);
-    const out: Outcome = { lost: [], misrouted: [], leaked: 0 };
+    const out: Outcome = { lost: [], misrouted: [], leaked: 0, latencies: [] };
 
+    const burners = burnCpu();
     const started = Date.now();
     const cpuBefore = cpuSeconds(pid);
     const clientCpuBefore = process.cpuUsage();
     const sessions = await Promise.all(tags.map(() => connect()));
-    await Promise.all(sessions.map((s, i) => runSession(s.client, tags[i]!, out)));
+    try {
+      await Promise.all(sessions.map((s, i) => runSession(s.client, tags[i]!, out)));
+    } finally {
+      for (const b of burners) b.kill('SIGKILL');
+    }
     const seconds = (Date.now() - started) / 1000;
     const serverCpu = cpuSeconds(pid) - cpuBefore;
     const clientCpu = process.cpuUsage(clientCpuBefore);
@@ -165,8 +181,9 @@ describe(`load: ${SESSIONS} Streamable HTTP sessions × ${CALLS} mixed calls (em
     const endGc = await afterGc(pid);
     const total = SESSIONS * CALLS;
     const mib = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(0)} MiB`;
+    const sorted = [...out.latencies].sort((a, b) => a - b);
     process.stderr.write(
-      `FIGURE load (${DB}): ${SESSIONS} Streamable HTTP sessions × ${CALLS} mixed calls = ${total} calls in ${seconds.toFixed(1)} s (${Math.round(total / seconds)} calls/s, server CPU ${serverCpu.toFixed(1)} s, test clients' CPU ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(1)} s); ` +
+      `FIGURE load (${DB}, ${BURNERS} CPU-burning processes beside it): ${SESSIONS} Streamable HTTP sessions × ${CALLS} mixed calls = ${total} calls in ${seconds.toFixed(1)} s (${Math.round(total / seconds)} calls/s, latency p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, server CPU ${serverCpu.toFixed(1)} s, test clients' CPU ${((clientCpu.user + clientCpu.system) / 1e6).toFixed(1)} s); ` +
         `lost ${out.lost.length}, misrouted ${out.misrouted.length}; server RSS ${startRss.toFixed(0)} MiB at start, peak ${peakRss.toFixed(0)} MiB, ` +
         `${endRss.toFixed(0)} MiB 3 s after the sessions closed (${mib(endRss - startRss)}); after a full GC: RSS ${mib(endGc.rss - startGc.rss)}, V8 heap in use ${mib(endGc.heapUsed - startGc.heapUsed)}\n`,
     );

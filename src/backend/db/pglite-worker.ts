@@ -14,6 +14,9 @@ import { PGlite, protocol, types } from '@electric-sql/pglite';
 
 export interface WorkerData {
   dataDir?: string;
+  /** Compiled once by the host (pglite.ts), so no worker compiles them again. */
+  pgliteWasmModule: WebAssembly.Module;
+  initdbWasmModule: WebAssembly.Module;
 }
 
 export interface PipelineStep {
@@ -69,11 +72,11 @@ function errorOf(err: unknown): WorkerError {
  * A new data dir is made beside its final place and renamed into it once initdb has finished, so a
  * process killed during the first start leaves nothing half-made behind.
  */
-async function ensureInitialised(dataDir: string): Promise<void> {
+async function ensureInitialised(dataDir: string, wasm: Pick<WorkerData, 'pgliteWasmModule' | 'initdbWasmModule'>): Promise<void> {
   if (existsSync(dataDir)) return;
   const staging = `${dataDir}.init-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  const pg = new PGlite(staging);
+  const pg = new PGlite(staging, wasm);
   await pg.waitReady;
   await pg.close();
   await rename(staging, dataDir);
@@ -138,9 +141,11 @@ function readPipeline(groups: PipelineStep[][], messages: { name: string; [k: st
 }
 
 async function main() {
-  const { dataDir } = workerData as WorkerData;
-  if (dataDir) await ensureInitialised(dataDir);
+  const { dataDir, pgliteWasmModule, initdbWasmModule } = workerData as WorkerData;
+  const wasm = { pgliteWasmModule, initdbWasmModule };
+  if (dataDir) await ensureInitialised(dataDir, wasm);
   const pg = new PGlite(dataDir, {
+    ...wasm,
     // The session's own statements (the backend's queries) resolve names in pg_catalog only, whatever
     // a user creates in public; request SQL gets the usual "$user", public inside its boundary.
     startParams: (PGlite as unknown as { defaultStartParams: string[] }).defaultStartParams.map((p) => (p === 'search_path=public' ? 'search_path=pg_catalog,pg_temp' : p)),

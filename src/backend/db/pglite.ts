@@ -6,13 +6,14 @@
  * recovers from its WAL), while the caller gets SQLSTATE 57014.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CallerIdentity, CallerTxOptions } from './boundary.js';
 import { boundaryCall, asText, fromBoundaryRows, openingStatements, type BoundaryRow } from './boundary.js';
 import type { CallerTx, Database, InternalDb, Queryable, QueryResult } from './types.js';
-import type { GroupOutcome, PipelineStep, StepResult, WorkerError, WorkerRequest, WorkerResponse } from './pglite-worker.js';
+import type { GroupOutcome, PipelineStep, StepResult, WorkerData, WorkerError, WorkerRequest, WorkerResponse } from './pglite-worker.js';
 
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -62,6 +63,21 @@ function workerScript(): Promise<URL> {
   })());
 }
 
+/**
+ * PGlite's two WebAssembly modules, compiled once per process and handed to every worker: a worker
+ * that reopens the database after a timeout then starts in about half the time.
+ */
+let modules: Promise<{ pgliteWasmModule: WebAssembly.Module; initdbWasmModule: WebAssembly.Module }> | undefined;
+function compiledModules() {
+  return (modules ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const [pglite, initdb] = await Promise.all(['@electric-sql/pglite/pglite.wasm', '@electric-sql/pglite/initdb.wasm'].map((m) => readFile(require.resolve(m))));
+    // the global exists in Node; this project's TypeScript lib declares only its types
+    const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+    return { pgliteWasmModule: await wasm.compile(pglite!), initdbWasmModule: await wasm.compile(initdb!) };
+  })());
+}
+
 /** One at a time: the session's owner holds this until its transaction (or single query) is over. */
 class SessionLock {
   private tail: Promise<void> = Promise.resolve();
@@ -108,7 +124,8 @@ class PgliteHost {
   start(): Promise<void> {
     const generation = this.generation;
     this.ready = (async () => {
-      const worker = new Worker(await workerScript(), { workerData: { dataDir: this.opts.dataDir }, stdout: true, stderr: true });
+      const [script, wasm] = await Promise.all([workerScript(), compiledModules()]);
+      const worker = new Worker(script, { workerData: { dataDir: this.opts.dataDir, ...wasm } satisfies WorkerData, stdout: true, stderr: true });
       // the worker's console must never reach stdout, which may be the MCP stdio channel
       worker.stdout.on('data', (d: Buffer) => process.stderr.write(d));
       worker.stderr.on('data', (d: Buffer) => process.stderr.write(d));

@@ -182,8 +182,17 @@ function readField(c: Cursor, stops: string): FieldRef {
 
 // ---------------------------------------------------------------- select
 
-/** User-supplied casts: plain type names only, e.g. `text`, `double precision`, `int[]`. */
-export const CAST_TYPE_RE = /^[a-z_][a-z0-9_]*( [a-z_][a-z0-9_]*)*(\[\])?$/i;
+/**
+ * User-supplied casts are written into SQL after `::`, so they must be a type name and nothing else:
+ * one identifier, optionally schema-qualified (`text`, `public.mood`), or one of the built-in names
+ * of several words; then an optional modifier (`numeric(10,2)`) and `[]`. Postgres resolves the
+ * name (an unknown type is its 42704). Nothing with other spaces, quotes or punctuation passes.
+ */
+const MULTI_WORD_TYPES = ['double precision', 'character varying', 'bit varying', 'timestamp with time zone', 'timestamp without time zone', 'time with time zone', 'time without time zone'];
+export const CAST_TYPE_RE = new RegExp(
+  String.raw`^(?:[a-z_][a-z0-9_]{0,62}(?:\.[a-z_][a-z0-9_]{0,62})?|${MULTI_WORD_TYPES.join('|')})(?:\(\d{1,4}(?:,\d{1,4})?\))?(?:\[\])?$`,
+  'i',
+);
 
 const EMBED_MESSAGE = 'embedded resources (rel(...)) are not supported by this backend yet';
 
