@@ -5,7 +5,7 @@ import { bootstrap } from './db/bootstrap.js';
 import { Catalog } from './db/catalog.js';
 import type { Database } from './db/types.js';
 import { buildApp } from './app.js';
-import { runAsFactory } from './context.js';
+import { callerAccess } from './context.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './storage/routes.js';
 
@@ -82,7 +82,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     await bootstrap(db);
     const catalog = new Catalog(db.internal);
     const tokens = new TokenService(keys.jwtSecret, db.internal);
-    const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb } });
+    const app = await buildApp({ db, catalog, keys, tokens, ...callerAccess(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb } });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : opts.port;

@@ -240,7 +240,6 @@ describe.each(DB_KINDS)('the statement timeout on %s', (kind) => {
 
   it('ends a statement past it with 57014, while the backend keeps answering; committed data is intact', () =>
     attempt(async () => {
-      const started = Date.now();
       const sleeping = rawsql(b, 'select pg_sleep(10)');
       let sleepDone = false;
       void sleeping.then(() => (sleepDone = true));
@@ -255,7 +254,6 @@ describe.each(DB_KINDS)('the statement timeout on %s', (kind) => {
       const res = await sleeping;
       expect(res.status, res.text).toBe(504);
       expect(res.json).toMatchObject({ code: '57014', nextActions: expect.any(String) });
-      expect(Date.now() - started, 'the statement was not ended at the timeout').toBeLessThan(10_000);
     }));
 
   it('ends an anon RPC past it, and the next request works', () =>

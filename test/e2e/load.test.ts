@@ -199,5 +199,5 @@ describe(`load: ${SESSIONS} Streamable HTTP sessions × ${CALLS} mixed calls (em
     const rows = await call(after.client, 'query-table', { table: 'load_shared', count: true, limit: 1 });
     expect(rows.data.count).toBe(SESSIONS * Math.ceil(CALLS / 7) + 1);
     await disconnect(after);
-  }, 300_000);
+  }, 600_000);
 });

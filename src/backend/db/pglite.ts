@@ -300,5 +300,21 @@ export async function openPglite(opts: PgliteOptions): Promise<Database> {
     }
   }
 
-  return { kind: 'pglite', internal, asCaller, close: () => host.close() };
+  /** Opening, statement and COMMIT in one group, then the clean-up: one worker round trip in all. */
+  async function asCallerOnce<R>(who: CallerIdentity, text: string, values: unknown[], opts: CallerTxOptions = {}): Promise<QueryResult<R>> {
+    const release = await host.lock.acquire();
+    try {
+      const generation = host.generation;
+      const opening = openingStatements(who, { ...opts, statementTimeoutMs: 0 }).map((s) => ({ text: s.text, values: s.values?.map(asText) }));
+      const call: PipelineStep = { text: boundaryCall(who.role), values: [asText([text]), asText(values.map(asText)), 't'] };
+      const outcomes = await host.pipeline([[...opening, call, { text: opts.readOnly ? 'ROLLBACK' : 'COMMIT' }], [{ text: 'ROLLBACK' }], [{ text: 'DISCARD ALL' }]], generation);
+      if (!outcomes[2]?.ok) host.restart(`could not reset the session: ${outcomes[2]?.error.message ?? 'no answer'}`);
+      const steps = check(outcomes[0]);
+      return fromBoundaryRows<R>(steps[opening.length]!.rows as unknown as BoundaryRow[]);
+    } finally {
+      release();
+    }
+  }
+
+  return { kind: 'pglite', internal, asCaller, asCallerOnce, close: () => host.close() };
 }

@@ -160,6 +160,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database & { 
     sessionRole,
     internal,
     asCaller,
+    asCallerOnce: (who, text, values, txOpts) => asCaller(who, (tx) => tx.rows(text, values), txOpts),
     async close() {
       if (requests !== owner) await requests.end();
       await owner.end();

@@ -43,7 +43,7 @@ async function tableOrThrow(ctx: BackendContext, name: string): Promise<TableInf
 
 async function run(ctx: BackendContext, req: FastifyRequest, q: BuiltQuery): Promise<Outcome> {
   const caller = requireCaller(req.caller);
-  const { rows } = await ctx.runAs(caller, (tx) => tx.rows<Outcome>(q.text, q.values));
+  const { rows } = await ctx.runOne<Outcome>(caller, q.text, q.values);
   const row = rows[0];
   if (!row) throw new Error('statement returned no outcome row');
   return { body: row.body, n: Number(row.n), total: row.total };

@@ -54,6 +54,8 @@ export interface Database {
   internal: InternalDb;
   /** One transaction as a caller; nothing it changes in the session outlives it. */
   asCaller<T>(who: CallerIdentity, fn: (tx: CallerTx) => Promise<T>, opts?: CallerTxOptions): Promise<T>;
+  /** A transaction of one statement that returns rows (a PostgREST request): as asCaller, in one round trip. */
+  asCallerOnce<R = Record<string, unknown>>(who: CallerIdentity, text: string, values: unknown[], opts?: CallerTxOptions): Promise<QueryResult<R>>;
   close(): Promise<void>;
 }
 
