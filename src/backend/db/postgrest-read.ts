@@ -207,9 +207,10 @@ export function renderNode(node: ReadNode, params: Params, source: string, joinC
     return isToOne(embed.rel) ? `row_to_json(${embed.lateral}.*)` : `${embed.lateral}.agg`;
   };
   const where = [...node.conditions.map((c) => andOperand(ctx, c)), ...joinConditions];
-  const group = grouped
-    ? columns.filter((c) => !c.aggregated).map((c) => c.sql)
-    : [];
+  // A related order (`order=clients(name)`) reads the embed's column, which its object determines:
+  // grouping by it as well changes no group and lets Postgres order by it.
+  const relatedOrder = node.order.filter((t) => t.relation !== undefined).map((t) => orderExpr(ctx, node, t));
+  const group = grouped ? [...columns.filter((c) => !c.aggregated).map((c) => c.sql), ...relatedOrder] : [];
 
   return {
     select: columns.length ? columns.map((c) => (c.name === '*' ? c.sql : `${c.sql} AS ${quoteIdent(c.name)}`)).join(', ') : `1 AS "_"`,
