@@ -4,7 +4,8 @@
  * aliases, nested filters, related orders and aggregate names.
  */
 import { describe, expect, it } from 'vitest';
-import { PostgrestError, buildSelect, checkStrictPreferences, negotiateMedia, parsePrefer } from '../../src/backend/db/postgrest.js';
+import { expectError } from '../support/postgrest-errors.js';
+import { buildSelect, checkStrictPreferences, negotiateMedia, parsePrefer } from '../../src/backend/db/postgrest.js';
 import { classifyKey, isRpcFilter, parseFilterKey, parseFilterValue, parseOrder, parseSelect } from '../../src/backend/db/postgrest-parse.js';
 import { findRelationship, relationshipsOf } from '../../src/backend/db/relationships.js';
 import type { ColumnInfo, ForeignKeyInfo, TableInfo } from '../../src/backend/db/types.js';
@@ -34,21 +35,6 @@ const TABLES = new Map<string, TableInfo>(
 const q = (s: string) => new URLSearchParams(s);
 const sel = (t: string, s: string, opts: { count?: boolean } = {}) => buildSelect(TABLES.get(t)!, q(s), { count: opts.count ?? false, tables: TABLES });
 
-function error(fn: () => unknown): PostgrestError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PostgrestError);
-    return e as PostgrestError;
-  }
-  throw new Error('expected a PostgrestError');
-}
-const expectError = (fn: () => unknown, status: number, code: string, message?: string | RegExp) => {
-  const e = error(fn);
-  expect({ status: e.status, code: e.code }).toEqual({ status, code });
-  if (message !== undefined) expect(e.message).toMatch(message);
-  return e;
-};
 
 describe('select grammar: embeds and aggregates', () => {
   it('parses aliases, hints, join types, spreads, nesting and empty embeds', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { error, expectError } from '../support/postgrest-errors.js';
 import {
-  PostgrestError,
   buildDelete,
   buildInsert,
   buildRpc,
@@ -46,23 +46,6 @@ const sel = (s: string, opts: { range?: { offset: number; limit?: number }; coun
   buildSelect(todos, q(s), { count: false, ...opts });
 const prefer = (s = '') => parsePrefer(s);
 
-/** Runs fn and returns the PostgrestError it throws (fails the test otherwise). */
-function error(fn: () => unknown): PostgrestError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PostgrestError);
-    return e as PostgrestError;
-  }
-  throw new Error('expected a PostgrestError');
-}
-
-function expectError(fn: () => unknown, status: number, code: string, message?: string | RegExp): PostgrestError {
-  const e = error(fn);
-  expect({ status: e.status, code: e.code }).toEqual({ status, code });
-  if (message !== undefined) expect(e.message).toMatch(message);
-  return e;
-}
 
 /** SQL text with every double-quoted identifier removed (a broken escape leaves the payload behind). */
 function outsideIdentifiers(text: string): string {

@@ -78,15 +78,7 @@ export function planRead(table: TableInfo, select: SelectItem[], tables: TableLo
       const rel = findRelationship(tables, t.name, item.name, item.hint);
       const target = tables.get(rel.foreignTable);
       if (!target) throw new PostgrestError(400, 'PGRST200', `Could not find a relationship between '${t.name}' and '${item.name}' in the schema cache`);
-      if (item.spread && !isToOne(rel)) {
-        throw new PostgrestError(
-          400,
-          'PGRST119',
-          `A spread operation on '${item.name}' is not possible`,
-          undefined,
-          `'${t.name}' and '${item.name}' do not form a many-to-one or one-to-one relationship`,
-        );
-      }
+      if (item.spread && !isToOne(rel)) throw notToOne('PGRST119', `A spread operation on '${item.name}' is not possible`, t.name, item.name);
       counter++;
       const child = build(target, item.select, `_t${counter}`, depth + 1);
       if (item.spread && hasAggregate(child)) {
@@ -137,14 +129,18 @@ function nodeAt(root: ReadNode, path: string[]): ReadNode {
   let node = root;
   for (const name of path) {
     const next = node.embeds.find((e) => e.item.name === name || e.item.alias === name);
-    if (!next) {
-      const err = new PostgrestError(400, 'PGRST108', `'${name}' is not an embedded resource in this request`, `Verify that '${name}' is included in the 'select' query parameter.`);
-      throw err;
-    }
+    if (!next) throw notEmbedded(name);
     node = next.node;
   }
   return node;
 }
+
+const notEmbedded = (name: string) =>
+  new PostgrestError(400, 'PGRST108', `'${name}' is not an embedded resource in this request`, `Verify that '${name}' is included in the 'select' query parameter.`);
+
+/** PGRST118 (related order) / PGRST119 (spread): what needs a to-one relationship, worded as PostgREST. */
+const notToOne = (code: string, message: string, origin: string, target: string) =>
+  new PostgrestError(400, code, message, undefined, `'${origin}' and '${target}' do not form a many-to-one or one-to-one relationship`);
 
 export function hasAggregate(node: ReadNode): boolean {
   return node.items.some((i) => i.kind === 'count' || (i.kind === 'field' && i.aggregate !== undefined));
@@ -307,18 +303,8 @@ function renderOrder(ctx: Ctx, node: ReadNode): string {
 function orderExpr(ctx: Ctx, node: ReadNode, t: OrderTerm): string {
   if (t.relation === undefined) return fieldExpr(ctx, t.field).sql;
   const embed = node.embeds.find((e) => e.name === t.relation);
-  if (!embed) {
-    throw new PostgrestError(400, 'PGRST108', `'${t.relation}' is not an embedded resource in this request`, `Verify that '${t.relation}' is included in the 'select' query parameter.`);
-  }
-  if (!isToOne(embed.rel)) {
-    throw new PostgrestError(
-      400,
-      'PGRST118',
-      `A related order on '${t.relation}' is not possible`,
-      undefined,
-      `'${node.table.name}' and '${t.relation}' do not form a many-to-one or one-to-one relationship`,
-    );
-  }
+  if (!embed) throw notEmbedded(t.relation);
+  if (!isToOne(embed.rel)) throw notToOne('PGRST118', `A related order on '${t.relation}' is not possible`, node.table.name, t.relation);
   checkColumn(embed.node.table, t.field.column);
   if (!outputNames(embed.node).includes(t.field.column)) {
     throw grammarError(`cannot order by ${t.relation}(${t.field.column}): add "${t.field.column}" to the select of "${t.relation}"`);

@@ -50,28 +50,23 @@ export function relationshipsOf(tables: TableLookup, origin: string): Relationsh
   const m2m: Relationship[] = [];
   const inverse: Relationship[] = [];
   const from = tables.get(origin);
+  // a key's columns, when unique in the referencing table, make it one-to-one either way
+  const byKey = (fk: ForeignKeyInfo, foreignTable: string, unique: boolean, many: Cardinality, columns: Array<[string, string]>): Relationship => ({
+    table: origin,
+    foreignTable,
+    cardinality: unique ? 'one-to-one' : many,
+    constraint: fk.name,
+    columns,
+    isSelf: foreignTable === origin,
+  });
   for (const fk of from?.foreignKeys ?? []) {
-    own.push({
-      table: origin,
-      foreignTable: fk.refTable,
-      cardinality: isUnique(from, fk.columns) ? 'one-to-one' : 'many-to-one',
-      constraint: fk.name,
-      columns: zip(fk.columns, fk.refColumns),
-      isSelf: fk.refTable === origin,
-    });
+    own.push(byKey(fk, fk.refTable, isUnique(from, fk.columns), 'many-to-one', zip(fk.columns, fk.refColumns)));
   }
   for (const other of tables.values()) {
     const keys = other.foreignKeys ?? [];
     for (const fk of keys) {
       if (fk.refTable !== origin) continue;
-      inverse.push({
-        table: origin,
-        foreignTable: other.name,
-        cardinality: isUnique(other, fk.columns) ? 'one-to-one' : 'one-to-many',
-        constraint: fk.name,
-        columns: zip(fk.refColumns, fk.columns),
-        isSelf: other.name === origin,
-      });
+      inverse.push(byKey(fk, other.name, isUnique(other, fk.columns), 'one-to-many', zip(fk.refColumns, fk.columns)));
       for (const fk2 of keys) {
         if (fk2 === fk || !junctionKeys(other, fk, fk2)) continue;
         m2m.push({
