@@ -419,6 +419,18 @@ describe.each(DB_KINDS)('@supabase/postgrest-js against the embedded backend on 
       await db.from('clients').update({ name: 'Apple' }).eq('id', 2);
     });
 
+    it('update and delete limited to the first rows of an order (PGRST109 without one)', async () => {
+      // a=10 (maxAffected above), b=2, c=3, d=4, x=1: the two largest are a and d
+      const upd = await db.from('scratch').update({ n: 20 }).gt('n', 0).order('n', { ascending: false }).limit(2).select('label');
+      expect(upd.error).toBeNull();
+      expect(upd.data?.map((r) => r.label).sort()).toEqual(['a', 'd']);
+      const noOrder = await db.from('scratch').delete().gt('n', 0).limit(1);
+      expect(noOrder.error).toMatchObject({ code: 'PGRST109', message: "A 'limit' was applied without an explicit 'order'" });
+      const del = await db.from('scratch').delete().eq('n', 20).order('label').range(1, 1).select('label');
+      expect(del).toMatchObject({ error: null, data: [{ label: 'd' }] });
+      expect((await db.from('scratch').select('label').order('label')).data?.map((r) => r.label)).toEqual(['a', 'b', 'c', 'x', 'y']);
+    });
+
     it('update and delete with count: Content-Range 0-(n-1)/n', async () => {
       const upd = await db.from('scratch').update({ n: 7 }, { count: 'exact' }).in('label', ['x', 'y']);
       expect(upd).toMatchObject({ error: null, status: 204, count: 2 });
@@ -489,11 +501,11 @@ describe.each(DB_KINDS)('@supabase/postgrest-js against the embedded backend on 
       expect((await db.schema('public').from('clients').select('id').eq('id', 1)).data).toEqual([{ id: 1 }]);
     });
 
-    it('refuses what it cannot honour instead of ignoring it: timezone, limited PATCH', async () => {
+    it('refuses what it cannot honour instead of ignoring it: timezone, params=single-object', async () => {
       const tz = await b.api('/api/db/projects', { headers: { prefer: 'timezone=America/Los_Angeles' } });
       expect(tz.json).toMatchObject({ statusCode: 400, code: 'PGRST127', message: 'Prefer: timezone is not supported by this backend' });
-      const limited = await db.from('scratch').update({ n: 1 }).eq('label', 'a').order('id').limit(1);
-      expect(limited.error).toMatchObject({ code: 'PGRST127', message: '"limit" on PATCH is not supported by this backend' });
+      const single = await b.api('/api/db/rpc/add_them', { method: 'POST', json: { a: 1, b: 2 }, headers: { prefer: 'params=single-object' } });
+      expect(single.json).toMatchObject({ statusCode: 400, code: 'PGRST127' });
     });
   });
 });

@@ -673,8 +673,15 @@ describe('buildUpdate', () => {
     expectError(() => buildUpdate(todos, q('id=eq.1'), { nope: 1 }, prefer()), 400, '42703');
   });
 
-  it('refuses limit/offset rather than ignoring them', () => {
-    expectError(() => buildUpdate(todos, q('id=gt.1&limit=1'), { done: true }, prefer()), 400, 'PGRST127', /"limit" on PATCH is not supported/);
+  it('limits to the first rows in an explicit order, picked by row address in the same statement', () => {
+    expectError(() => buildUpdate(todos, q('id=gt.1&limit=1'), { done: true }, prefer()), 400, 'PGRST109', "A 'limit' was applied without an explicit 'order'");
+    const built = buildUpdate(todos, q('id=gt.1&limit=2&offset=1&order=score.desc,id'), { done: true }, prefer());
+    expect(built.text).toBe(
+      'WITH _a AS (SELECT _t.tableoid, _t.ctid FROM "public"."todos" AS _t WHERE (_t."id" > $1) ORDER BY _t."score" DESC, _t."id" LIMIT $2 OFFSET $3), ' +
+        '_w AS (UPDATE "public"."todos" AS _t SET "done" = _r."done" FROM json_populate_record(NULL::"public"."todos", $4::json) AS _r, _a ' +
+        'WHERE _t.tableoid = _a.tableoid AND _t.ctid = _a.ctid RETURNING _t.*) SELECT NULL::text AS body, count(*)::int AS n, NULL::bigint AS total FROM _w',
+    );
+    expect(built.values).toEqual(['1', 2, 1, '{"done":true}']);
   });
 });
 
@@ -690,7 +697,8 @@ describe('buildDelete', () => {
 
   it('refuses unfiltered deletes and limit', () => {
     expectError(() => buildDelete(todos, q(''), prefer()), 400, '21000', 'DELETE requires at least one filter, e.g. ?id=eq.1');
-    expectError(() => buildDelete(todos, q('id=eq.1&offset=1'), prefer()), 400, 'PGRST127');
+    expectError(() => buildDelete(todos, q('id=eq.1&offset=1'), prefer()), 400, 'PGRST109');
+    expect(buildDelete(todos, q('id=gt.1&limit=1&order=id'), prefer()).text).toContain('DELETE FROM "public"."todos" AS _t USING _a WHERE _t.tableoid = _a.tableoid AND _t.ctid = _a.ctid');
   });
 
   it('returns projected rows with return=representation', () => {

@@ -23,6 +23,7 @@ import {
   notImplemented,
   parseColumnList,
   parseNonNegativeInt,
+  parseOrder,
   parseFilterValue,
   parseLogicTree,
   parseSelect,
@@ -30,7 +31,7 @@ import {
   type Media,
   type Prefer,
 } from './postgrest-parse.js';
-import { Params, andOperand, catalogType, checkColumn, newCtx, quoteIdent, quoteRelation, type Ctx } from './postgrest-sql.js';
+import { Params, andOperand, catalogType, checkColumn, fieldExpr, newCtx, quoteIdent, quoteRelation, type Ctx } from './postgrest-sql.js';
 import { applyQuery, assemble, bodyColumn, planRead, renderNode, windowClause, type ReadPlan } from './postgrest-read.js';
 import type { TableLookup } from './relationships.js';
 
@@ -258,12 +259,27 @@ function unfilteredWrite(method: 'PATCH' | 'DELETE'): PostgrestError {
   );
 }
 
-/** limit/offset on writes would be silently ignored (touching more rows than asked), so they are refused. */
-function rejectWritePaging(query: URLSearchParams, method: 'PATCH' | 'DELETE'): void {
-  for (const key of ['limit', 'offset']) {
-    if (query.has(key)) throw notImplemented(`"${key}" on ${method}`, `A limited ${method} (PostgREST's ?limit=…&order=…) is not done here; narrow the filters instead.`);
+/**
+ * `?limit=n&offset=m&order=…` on PATCH/DELETE (PostgREST 12): only those rows of the matching ones, in
+ * that order. They are picked in a CTE `_a` of the same statement, by row address (tableoid, ctid), so
+ * exactly that many are touched even when the order is not unique. A limit without an order would
+ * pick arbitrary rows: 400 PGRST109, as PostgREST.
+ */
+function limitedRows(ctx: Ctx, rel: string, query: URLSearchParams, conditions: string[]): string | undefined {
+  const { offset, limit } = resolvePaging(query);
+  if (limit === undefined && offset === 0) return undefined;
+  const terms = parseOrder(lastParam(query, 'order') ?? '');
+  if (terms.length === 0) {
+    throw new PostgrestError(400, 'PGRST109', "A 'limit' was applied without an explicit 'order'", "Apply an 'order' using unique column(s)");
   }
+  const order = terms.map((t) => {
+    if (t.relation !== undefined) throw grammarError(`order=${t.relation}(…) cannot order the rows of a PATCH or DELETE`);
+    return `${fieldExpr(ctx, t.field).sql}${t.direction ? ` ${t.direction.toUpperCase()}` : ''}${t.nulls ? ` NULLS ${t.nulls.toUpperCase()}` : ''}`;
+  });
+  return `_a AS (SELECT _t.tableoid, _t.ctid FROM ${rel} AS _t${whereClause(conditions)} ORDER BY ${order.join(', ')}${windowClause(ctx.params, limit, offset)})`;
 }
+
+const LIMITED = '_t.tableoid = _a.tableoid AND _t.ctid = _a.ctid';
 
 /** UPDATE … SET col = _r.col FROM json_populate_record(NULL::t, $n::json) AS _r WHERE <filters>. */
 export function buildUpdate(table: TableInfo, query: URLSearchParams, body: unknown, prefer: Prefer, opts: OutputOptions = {}): BuiltQuery {
@@ -275,11 +291,13 @@ export function buildUpdate(table: TableInfo, query: URLSearchParams, body: unkn
   const columns = Object.keys(body).map((k) => checkColumn(table, k).name);
   const conditions = rootConditions(ctx, query);
   if (conditions.length === 0) throw unfilteredWrite('PATCH');
-  rejectWritePaging(query, 'PATCH');
+  const limited = limitedRows(ctx, rel, query, conditions);
   const set = columns.map((c) => `${quoteIdent(c)} = _r.${quoteIdent(c)}`).join(', ');
   const source = `json_populate_record(NULL::${rel}, ${ctx.params.add(JSON.stringify(body))}::json) AS _r`;
-  const update = `UPDATE ${rel} AS _t SET ${set} FROM ${source}${whereClause(conditions)} RETURNING _t.*`;
-  return finishWrite(ctx, [`_w AS (${update})`], query, prefer, opts);
+  const update = limited
+    ? `UPDATE ${rel} AS _t SET ${set} FROM ${source}, _a WHERE ${LIMITED} RETURNING _t.*`
+    : `UPDATE ${rel} AS _t SET ${set} FROM ${source}${whereClause(conditions)} RETURNING _t.*`;
+  return finishWrite(ctx, [...(limited ? [limited] : []), `_w AS (${update})`], query, prefer, opts);
 }
 
 export function buildDelete(table: TableInfo, query: URLSearchParams, prefer: Prefer, opts: OutputOptions = {}): BuiltQuery {
@@ -287,9 +305,9 @@ export function buildDelete(table: TableInfo, query: URLSearchParams, prefer: Pr
   const rel = quoteRelation(table.schema, table.name);
   const conditions = rootConditions(ctx, query);
   if (conditions.length === 0) throw unfilteredWrite('DELETE');
-  rejectWritePaging(query, 'DELETE');
-  const del = `DELETE FROM ${rel} AS _t${whereClause(conditions)} RETURNING _t.*`;
-  return finishWrite(ctx, [`_w AS (${del})`], query, prefer, opts);
+  const limited = limitedRows(ctx, rel, query, conditions);
+  const del = limited ? `DELETE FROM ${rel} AS _t USING _a WHERE ${LIMITED} RETURNING _t.*` : `DELETE FROM ${rel} AS _t${whereClause(conditions)} RETURNING _t.*`;
+  return finishWrite(ctx, [...(limited ? [limited] : []), `_w AS (${del})`], query, prefer, opts);
 }
 
 // ---------------------------------------------------------------- RPC
