@@ -411,6 +411,16 @@ describe.each(DB_KINDS)('@supabase/postgrest-js against the embedded backend on 
       expect(res).toMatchObject({ error: null, status: 201, count: 2, data: [{ label: 'x', n: 1 }, { label: 'y', n: null }] });
     });
 
+    it('return=headers-only: 201 with the Location of the new row, no body', async () => {
+      const res = await b.api('/api/db/scratch', { method: 'POST', json: { label: 'located' }, headers: { prefer: 'return=headers-only' } });
+      expect(res.status).toBe(201);
+      expect(res.text).toBe('');
+      const location = res.headers.get('location');
+      expect(location).toMatch(/^\/api\/db\/scratch\?id=eq\.\d+$/);
+      expect((await b.api(location!)).json).toMatchObject([{ label: 'located' }]);
+      await db.from('scratch').delete().eq('label', 'located');
+    });
+
     it('upsert with onConflict and ignoreDuplicates', async () => {
       const merged = await db.from('clients').upsert({ id: 2, name: 'Apple Inc.' }).select();
       expect(merged.data).toEqual([{ id: 2, name: 'Apple Inc.' }]);

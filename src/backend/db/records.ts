@@ -30,6 +30,7 @@ interface Outcome {
 }
 
 const OBJECT_MEDIA = 'application/vnd.pgrst.object+json';
+const JSON_MEDIA: Media = { kind: 'json', stripNulls: false };
 
 /**
  * The raw query string: PostgREST keys repeat and carry dots, which a parsed object would lose.
@@ -177,9 +178,18 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
     const table = await tableOrThrow(ctx, req.params.table);
     const prefer = preferOf(req);
     const media = negotiateMedia(req.headers.accept);
-    const out = await run(ctx, req, buildInsert(table, queryOf(req), req.body, prefer, { media, tables: await ctx.catalog.allTables() }), prefer);
+    const query = queryOf(req);
+    // return=headers-only: the first row's primary key, for the Location header (as PostgREST)
+    const locate = prefer.return === 'headers-only' && table.primaryKey.length > 0;
+    if (locate) query.set('select', table.primaryKey.map((c) => `"${c.replace(/["\\]/g, '\\$&')}"`).join(','));
+    const built = buildInsert(table, query, req.body, locate ? { ...prefer, return: 'representation' } : prefer, { media: locate ? JSON_MEDIA : media, tables: await ctx.catalog.allTables() });
+    const out = await run(ctx, req, built, prefer);
     preferenceApplied(reply, prefer);
     reply.header('Content-Range', `*/${prefer.count ? out.n : '*'}`);
+    if (locate) {
+      const [first] = JSON.parse(out.body ?? '[]') as Array<Record<string, unknown>>;
+      if (first) reply.header('Location', `${req.url.split('?')[0]}?${table.primaryKey.map((c) => `${encodeURIComponent(c)}=eq.${encodeURIComponent(String(first[c]))}`).join('&')}`);
+    }
     return send(reply, 201, prefer.return === 'representation' ? shapeBody(media, out) : null, req, media);
   };
 
