@@ -498,8 +498,6 @@ function readTreeValue(c: Cursor): string {
 
 // ---------------------------------------------------------------- logic trees
 
-export const LOGIC_KEYS: ReadonlySet<string> = new Set(['or', 'and', 'not.or', 'not.and']);
-
 /** `or=(a.eq.1,and(b.gt.2,c.not.is.null))`; the key may name an embedded resource (`projects.not.or`). */
 export function parseLogicTree(key: string, value: string): LogicNode {
   const k = classifyKey(key);

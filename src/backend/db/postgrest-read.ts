@@ -93,16 +93,16 @@ export function planRead(table: TableInfo, select: SelectItem[], tables: TableLo
 
 /**
  * Distributes the query string over the levels: filters, logic trees, `order`, `limit` and `offset`,
- * each on the level its key names (`projects.name=eq.x`). `rootKeys` false leaves the root's filters,
- * logic trees and window to the caller (writes put them on the UPDATE/DELETE; reads use `resolvePaging`).
+ * each on the level its key names (`projects.name=eq.x`). The root's limit/offset are the caller's
+ * (`resolvePaging`, with the Range header); `rootKeys: false` leaves all the root's keys to it (a write
+ * puts its filters and order on the UPDATE/DELETE itself).
  */
-export function applyQuery(plan: ReadPlan, query: URLSearchParams, opts: { rootFilters: boolean; skip?: ReadonlySet<string> }): void {
+export function applyQuery(plan: ReadPlan, query: URLSearchParams, opts: { rootKeys: boolean }): void {
   for (const [key, value] of query) {
-    if (opts.skip?.has(key)) continue;
     const k = classifyKey(key);
     if (k.kind === 'reserved') continue;
     const path = k.kind === 'filter' ? k.key.path : k.path;
-    if (path.length === 0 && (!opts.rootFilters || k.kind === 'limit' || k.kind === 'offset')) continue;
+    if (path.length === 0 && (!opts.rootKeys || k.kind === 'limit' || k.kind === 'offset')) continue;
     const node = nodeAt(plan.root, path);
     switch (k.kind) {
       case 'order':
@@ -142,7 +142,7 @@ const notEmbedded = (name: string) =>
 const notToOne = (code: string, message: string, origin: string, target: string) =>
   new PostgrestError(400, code, message, undefined, `'${origin}' and '${target}' do not form a many-to-one or one-to-one relationship`);
 
-export function hasAggregate(node: ReadNode): boolean {
+function hasAggregate(node: ReadNode): boolean {
   return node.items.some((i) => i.kind === 'count' || (i.kind === 'field' && i.aggregate !== undefined));
 }
 

@@ -105,7 +105,7 @@ export function buildSelect(
   opts: { range?: Paging; count: boolean } & OutputOptions,
 ): BuiltQuery {
   const plan = planRead(table, parseSelect(lastParam(query, 'select') ?? '*'), lookupWith(table, opts.tables));
-  applyQuery(plan, query, { rootFilters: true });
+  applyQuery(plan, query, { rootKeys: true });
   Object.assign(plan.root, resolvePaging(query, opts.range));
   return finishRead(plan, quoteRelation(table.schema, table.name), opts);
 }
@@ -129,7 +129,7 @@ function invalidBody(expected: string): PostgrestError {
  */
 function finishWrite(ctx: Ctx, ctes: string[], query: URLSearchParams, prefer: Prefer, opts: OutputOptions): BuiltQuery {
   const plan = planRead(ctx.table, parseSelect(lastParam(query, 'select') ?? '*'), lookupWith(ctx.table, opts.tables), ctx.params);
-  applyQuery(plan, query, { rootFilters: false, skip: ROOT_WINDOW_KEYS });
+  applyQuery(plan, query, { rootKeys: false });
   const total = prefer.count ? '(SELECT count(*) FROM _w)' : 'NULL';
   let text: string;
   if (prefer.return === 'representation') {
@@ -145,9 +145,6 @@ function finishWrite(ctx: Ctx, ctes: string[], query: URLSearchParams, prefer: P
   }
   return { text, values: ctx.params.values };
 }
-
-/** The root's order/limit/offset on a write are the write's business (refused or unused), not the representation's. */
-const ROOT_WINDOW_KEYS: ReadonlySet<string> = new Set(['order', 'limit', 'offset']);
 
 /** The root's filters and logic trees (embedded ones belong to the representation), ANDed by the caller. */
 function rootConditions(ctx: Ctx, query: URLSearchParams): string[] {
@@ -440,7 +437,7 @@ function readFunctionRows(fn: FunctionInfo, from: string, q: URLSearchParams, pa
     primaryKey: [],
   };
   const plan = planRead(table, parseSelect(lastParam(q, 'select') ?? '*'), opts.tables ?? new Map([[table.name, table]]), params);
-  applyQuery(plan, q, { rootFilters: true });
+  applyQuery(plan, q, { rootKeys: true });
   Object.assign(plan.root, resolvePaging(q, opts.range));
   // A function returning one row answers that row as an object (null when filtered away), as PostgREST does.
   return finishRead(plan, `(SELECT _r.* FROM ${from} AS _r)`, { count: opts.count ?? false, media: opts.media, single: !fn.returnsSet });
