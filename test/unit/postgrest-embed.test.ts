@@ -177,6 +177,13 @@ describe('SQL of embeds and aggregates', () => {
     );
   });
 
+  it('counts without the embeds that filter nothing', () => {
+    const built = sel('projects', 'select=id,clients(id),tasks(id)&tasks=not.is.null&id=gt.0', { count: true });
+    const count = built.text.slice(built.text.indexOf('(SELECT count(*)'));
+    expect(count).toContain('_e2');
+    expect(count).not.toContain('_e1');
+  });
+
   it('counts with the joins that filter (the same text, the same $n)', () => {
     const built = sel('projects', 'select=id,clients!inner(id)&clients.id=eq.1&limit=1', { count: true });
     expect(built.text).toContain('(SELECT count(*) FROM (SELECT 1 FROM "public"."projects" AS _t INNER JOIN LATERAL (SELECT _t1."id" AS "id" FROM "public"."clients" AS _t1 WHERE (_t1."id" = $1)');

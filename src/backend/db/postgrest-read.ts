@@ -153,6 +153,8 @@ export interface RenderedNode {
   select: string;
   /** `FROM … AS alias` and the lateral joins. */
   from: string;
+  /** The same with only the joins that can change the number of rows (for the count). */
+  countFrom: string;
   where: string[];
   group: string;
   order: string;
@@ -190,16 +192,18 @@ export function renderNode(node: ReadNode, params: Params, source: string, joinC
     }
   }
 
-  const joins: string[] = [];
+  const joins: Array<{ sql: string; embed: Embed }> = [];
   for (const embed of node.embeds) {
     const { sql, outputs } = renderEmbed(node, embed, params);
-    joins.push(sql);
+    joins.push({ sql, embed });
     columns.push(...outputs.map((o) => ({ ...o, aggregated: false })));
   }
 
+  const filtering = new Set<Embed>(node.embeds.filter((e) => e.item.join === 'inner'));
   ctx.embedPresence = (name) => {
     const embed = node.embeds.find((e) => e.name === name);
     if (!embed) return undefined;
+    filtering.add(embed);
     return isToOne(embed.rel) ? `row_to_json(${embed.lateral}.*)` : `${embed.lateral}.agg`;
   };
   const where = [...node.conditions.map((c) => andOperand(ctx, c)), ...joinConditions];
@@ -210,7 +214,10 @@ export function renderNode(node: ReadNode, params: Params, source: string, joinC
 
   return {
     select: columns.length ? columns.map((c) => (c.name === '*' ? c.sql : `${c.sql} AS ${quoteIdent(c.name)}`)).join(', ') : `1 AS "_"`,
-    from: `FROM ${source} AS ${node.alias}${extraFrom}${joins.map((j) => ` ${j}`).join('')}`,
+    from: `FROM ${source} AS ${node.alias}${extraFrom}${joins.map((j) => ` ${j.sql}`).join('')}`,
+    // A LEFT JOIN LATERAL adds exactly one row (an aggregate, or at most one parent), so counting can
+    // leave out every embed that filters nothing (and grouping needs them all).
+    countFrom: `FROM ${source} AS ${node.alias}${extraFrom}${joins.filter((j) => grouped || filtering.has(j.embed)).map((j) => ` ${j.sql}`).join('')}`,
     where,
     group: group.length ? ` GROUP BY ${group.join(', ')}` : '',
     order: renderOrder(ctx, node),

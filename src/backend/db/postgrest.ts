@@ -88,11 +88,11 @@ export function resolvePaging(query: URLSearchParams, range?: Paging): Paging {
 
 /**
  * `WITH _q AS (<the read>) SELECT <body>, n, total FROM _q`. The count is the same read without its
- * window (the same text, so the same $n), over `SELECT 1` instead of the projection.
+ * window and without the embeds that filter nothing (the same text, so the same $n), over `SELECT 1`.
  */
 function finishRead(plan: ReadPlan, source: string, opts: { count: boolean; media?: Media; single?: boolean }): BuiltQuery {
   const r = renderNode(plan.root, plan.params, source);
-  const total = opts.count ? `(SELECT count(*) FROM (${assemble({ ...r, select: '1' }, false)}) AS _c)` : 'NULL';
+  const total = opts.count ? `(SELECT count(*) FROM (${assemble({ ...r, select: '1', from: r.countFrom }, false)}) AS _c)` : 'NULL';
   const text =
     `WITH _q AS (${assemble(r)}) ` +
     `SELECT ${bodyColumn(opts.media ?? JSON_MEDIA, opts.single)}, count(*)::int AS n, ${total}::bigint AS total FROM _q`;
