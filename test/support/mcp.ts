@@ -155,6 +155,7 @@ export async function databaseScenario(client: Client): Promise<void> {
   });
   const embedded = await call(client, 'query-table', { table: 'tasks', select: 'title,task_notes(body)', where: [{ column: 'title', op: 'eq', value: 'ship it' }] });
   expect(embedded.data.rows).toEqual([{ title: 'ship it', task_notes: [{ body: 'note on ship it' }] }]);
+  await call(client, 'run-sql', { query: 'drop table task_notes', confirm: true }); // leave only tasks, as callers expect
 
   const left = await call(client, 'query-table', { table: 'tasks', select: 'title', order: [{ column: 'id' }] });
   expect(left.data.rows.map((r: { title: string }) => r.title)).toEqual(['write spec', 'build it', 'ship it']);
