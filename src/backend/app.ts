@@ -40,9 +40,10 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof PostgrestError) {
     const kind = err.status === 404 ? 'DATABASE_NOT_FOUND' : err.status === 406 ? 'NOT_ACCEPTABLE' : 'INVALID_INPUT';
-    return new ApiError(err.status, kind, err.message, err.hint ?? 'Fix the query: see the PostgREST grammar in the API docs.', {
+    return new ApiError(err.status, kind, err.message, err.nextActions ?? err.hint ?? 'Fix the query: see the PostgREST grammar in the API docs.', {
       code: err.code,
       ...(err.details ? { details: err.details } : {}),
+      ...(err.hint ? { hint: err.hint } : {}),
     });
   }
   if (isPgError(err)) return fromPgError(err);

@@ -7,7 +7,8 @@ export interface ErrorEnvelope {
   message: string;
   nextActions?: string;
   code?: string;
-  details?: string;
+  /** A sentence, or (PostgREST's PGRST201) the list of candidate relationships. */
+  details?: string | Array<Record<string, string>>;
   hint?: string;
 }
 

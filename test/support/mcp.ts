@@ -148,6 +148,15 @@ export async function databaseScenario(client: Client): Promise<void> {
   expect(missing.result.isError).toBe(true);
   expect(missing.data.error).toMatchObject({ status: 404, code: '42P01', nextActions: expect.any(String) });
 
+  // select passes PostgREST's embedded resources through: rows of a related table along its foreign key
+  await call(client, 'run-sql', {
+    query: `create table task_notes (id serial primary key, task_id int references tasks(id), body text);
+            insert into task_notes (task_id, body) select id, 'note on ' || title from tasks where title = 'ship it';`,
+  });
+  const embedded = await call(client, 'query-table', { table: 'tasks', select: 'title,task_notes(body)', where: [{ column: 'title', op: 'eq', value: 'ship it' }] });
+  expect(embedded.data.rows).toEqual([{ title: 'ship it', task_notes: [{ body: 'note on ship it' }] }]);
+  await call(client, 'run-sql', { query: 'drop table task_notes', confirm: true }); // leave only tasks, as callers expect
+
   const left = await call(client, 'query-table', { table: 'tasks', select: 'title', order: [{ column: 'id' }] });
   expect(left.data.rows.map((r: { title: string }) => r.title)).toEqual(['write spec', 'build it', 'ship it']);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { error, expectError } from '../support/postgrest-errors.js';
 import {
-  PostgrestError,
   buildDelete,
   buildInsert,
   buildRpc,
@@ -46,23 +46,6 @@ const sel = (s: string, opts: { range?: { offset: number; limit?: number }; coun
   buildSelect(todos, q(s), { count: false, ...opts });
 const prefer = (s = '') => parsePrefer(s);
 
-/** Runs fn and returns the PostgrestError it throws (fails the test otherwise). */
-function error(fn: () => unknown): PostgrestError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PostgrestError);
-    return e as PostgrestError;
-  }
-  throw new Error('expected a PostgrestError');
-}
-
-function expectError(fn: () => unknown, status: number, code: string, message?: string | RegExp): PostgrestError {
-  const e = error(fn);
-  expect({ status: e.status, code: e.code }).toEqual({ status, code });
-  if (message !== undefined) expect(e.message).toMatch(message);
-  return e;
-}
 
 /** SQL text with every double-quoted identifier removed (a broken escape leaves the payload behind). */
 function outsideIdentifiers(text: string): string {
@@ -113,14 +96,19 @@ describe('catalogType', () => {
 
 describe('parsePrefer', () => {
   it('has PostgREST defaults', () => {
-    expect(parsePrefer(undefined)).toEqual({ return: 'minimal', count: false, missingDefault: false });
+    expect(parsePrefer(undefined)).toEqual({ return: 'minimal', count: false, missingDefault: false, strict: false, singleObjectParams: false, invalid: [] });
   });
-  it('parses every supported preference, comma separated, ignoring unknown ones', () => {
-    expect(parsePrefer('return=representation, count=exact,resolution=merge-duplicates , missing=default, tx=rollback, x')).toEqual({
+  it('parses every supported preference, comma separated, collecting unknown ones', () => {
+    expect(parsePrefer('return=representation, count=exact,resolution=merge-duplicates , missing=default, tx=rollback, x, handling=strict, max-affected=3')).toEqual({
       return: 'representation',
       count: true,
       resolution: 'merge-duplicates',
       missingDefault: true,
+      tx: 'rollback',
+      strict: true,
+      maxAffected: 3,
+      singleObjectParams: false,
+      invalid: ['x'],
     });
     expect(parsePrefer('return=headers-only,resolution=ignore-duplicates').resolution).toBe('ignore-duplicates');
     expect(parsePrefer('return=headers-only').return).toBe('headers-only');
@@ -130,8 +118,12 @@ describe('parsePrefer', () => {
     expect(parsePrefer('count=estimated').count).toBe(true);
     expect(parsePrefer('count=bogus').count).toBe(false);
   });
-  it('ignores invalid values and combines repeated headers', () => {
-    expect(parsePrefer('return=everything').return).toBe('minimal');
+  it('keeps the first of each kind, as PostgREST (RFC 7240)', () => {
+    expect(parsePrefer('return=representation, return=minimal').return).toBe('representation');
+    expect(parsePrefer(['tx=commit', 'tx=rollback']).tx).toBe('commit');
+  });
+  it('collects invalid values and combines repeated headers', () => {
+    expect(parsePrefer('return=everything')).toMatchObject({ return: 'minimal', invalid: ['return=everything'] });
     expect(parsePrefer(['return=representation', 'count=exact'])).toMatchObject({ return: 'representation', count: true });
   });
 });
@@ -199,7 +191,7 @@ describe('buildSelect', () => {
   it('counts with the same WHERE and the same parameters', () => {
     const built = sel('title=eq.a&score=gt.1&limit=1&offset=3', { count: true });
     expect(built.text).toContain(
-      '(SELECT count(*) FROM "public"."todos" AS _t WHERE (_t."title" = $1) AND (_t."score" > $2))::bigint AS total',
+      '(SELECT count(*) FROM (SELECT 1 FROM "public"."todos" AS _t WHERE (_t."title" = $1) AND (_t."score" > $2)) AS _c)::bigint AS total',
     );
     expect(built.text).toContain('LIMIT $3 OFFSET $4');
     expect(built.values).toEqual(['a', '1', 1, 3]);
@@ -228,14 +220,14 @@ describe('buildSelect', () => {
     it('supports * next to other items and double-quoted column names', () => {
       expect(sel('select=*,w:"we\\"ird"').text).toContain('SELECT _t.*, _t."we""ird" AS "w" FROM');
     });
-    it('refuses embedded resources with a clear message', () => {
+    it('refuses embeds of tables it has no relationship with (PGRST200, worded as PostgREST)', () => {
       for (const s of ['select=*,comments(*)', 'select=id,author:users(name)', 'select=users!inner(id)', 'select=...users(name)']) {
-        expectError(() => sel(s), 400, 'PGRST100', 'embedded resources (rel(...)) are not supported by this backend yet');
+        expectError(() => sel(s), 400, 'PGRST200', /^Could not find a relationship between 'todos' and '(comments|users)' in the schema cache$/);
       }
     });
-    it('refuses aggregates', () => {
-      expectError(() => sel('select=count()'), 400, 'PGRST100', /aggregate/);
-      expectError(() => sel('select=score.sum()'), 400, 'PGRST100', /aggregate/);
+    it('groups by the other columns when the select has aggregates', () => {
+      expect(sel('select=count()').text).toContain('SELECT count(*) AS "count" FROM "public"."todos" AS _t)');
+      expect(sel('select=done,score.sum()').text).toContain('SELECT _t."done" AS "done", sum(_t."score") AS "sum" FROM "public"."todos" AS _t GROUP BY _t."done"');
     });
     it('refuses unknown columns with 42703 and lists valid ones', () => {
       const e = expectError(() => sel('select=id,nope'), 400, '42703', /todos\.nope/);
@@ -497,16 +489,16 @@ describe('injection attempts', () => {
   it('through order', () => {
     expectError(() => sel(`order=${encodeURIComponent('id; DROP TABLE todos')}`), 400, '42703');
     expectError(() => sel(`order=${encodeURIComponent('id.desc; DROP TABLE todos')}`), 400, 'PGRST100');
-    expectError(() => sel(`order=${encodeURIComponent('(select 1)')}`), 400, '42703');
-    expectError(() => sel(`order=${encodeURIComponent('id.desc,pg_sleep(1)')}`), 400, '42703');
+    expectError(() => sel(`order=${encodeURIComponent('(select 1)')}`), 400, 'PGRST100');
+    expectError(() => sel(`order=${encodeURIComponent('id.desc,pg_sleep(1)')}`), 400, 'PGRST108'); // a related order on an embed that is not there
   });
 
   it('through select columns, aliases and casts', () => {
     expectError(() => sel(`select=${encodeURIComponent('id, (SELECT 1)')}`), 400, 'PGRST100');
-    expectError(() => sel(`select=${encodeURIComponent('pg_sleep(10)')}`), 400, 'PGRST100');
+    expectError(() => sel(`select=${encodeURIComponent('pg_sleep(10)')}`), 400, 'PGRST200'); // an embed of a table that is not related
     expectError(() => sel(`select=${encodeURIComponent('id;DROP TABLE todos')}`), 400, '42703');
-    expectError(() => sel(`select=${encodeURIComponent('id::text; DROP TABLE todos')}`), 400, 'PGRST100', /invalid cast type/);
-    expectError(() => sel(`select=${encodeURIComponent('id::int) FROM pg_shadow --')}`), 400, 'PGRST100', /invalid cast type/);
+    expectError(() => sel(`select=${encodeURIComponent('id::text; DROP TABLE todos')}`), 400, 'PGRST100', /expected "," between select items at position 9/);
+    expectError(() => sel(`select=${encodeURIComponent('id::int) FROM pg_shadow --')}`), 400, 'PGRST100', /unexpected "\)" at position 8/);
     expectError(() => sel(`select=${encodeURIComponent("id::text'")}`), 400, 'PGRST100');
     expectError(() => sel(`select=${encodeURIComponent('a:id::text[];x')}`), 400, 'PGRST100');
     // An alias is an output name: any text is allowed, and it is always a quoted identifier.
@@ -605,7 +597,7 @@ describe('buildInsert', () => {
     const built = buildInsert(todos, q('select=id,name:title'), { title: 'a' }, prefer('return=representation,count=exact'));
     expect(built.text).toContain(
       '_q AS (SELECT _t."id" AS "id", _t."title" AS "name" FROM _w AS _t) ' +
-        "SELECT coalesce(json_agg(_q.*), '[]')::text AS body, count(*)::int AS n, count(*)::bigint AS total FROM _q",
+        "SELECT coalesce(json_agg(_q.*), '[]')::text AS body, (SELECT count(*) FROM _w)::int AS n, (SELECT count(*) FROM _w)::bigint AS total FROM _q",
     );
   });
 
@@ -663,7 +655,7 @@ describe('buildUpdate', () => {
       'WITH _w AS (UPDATE "public"."todos" AS _t SET "title" = _r."title", "done" = _r."done" ' +
         'FROM json_populate_record(NULL::"public"."todos", $2::json) AS _r WHERE (_t."id" = $1) RETURNING _t.*), ' +
         '_q AS (SELECT _t."id" AS "id" FROM _w AS _t) ' +
-        "SELECT coalesce(json_agg(_q.*), '[]')::text AS body, count(*)::int AS n, NULL::bigint AS total FROM _q",
+        "SELECT coalesce(json_agg(_q.*), '[]')::text AS body, (SELECT count(*) FROM _w)::int AS n, NULL::bigint AS total FROM _q",
     );
     expect(built.values).toEqual(['1', JSON.stringify({ title: 'b', done: false })]);
   });
@@ -681,8 +673,15 @@ describe('buildUpdate', () => {
     expectError(() => buildUpdate(todos, q('id=eq.1'), { nope: 1 }, prefer()), 400, '42703');
   });
 
-  it('refuses limit/offset rather than ignoring them', () => {
-    expectError(() => buildUpdate(todos, q('id=gt.1&limit=1'), { done: true }, prefer()), 400, 'PGRST100', /limit/);
+  it('limits to the first rows in an explicit order, picked by row address in the same statement', () => {
+    expectError(() => buildUpdate(todos, q('id=gt.1&limit=1'), { done: true }, prefer()), 400, 'PGRST109', "A 'limit' was applied without an explicit 'order'");
+    const built = buildUpdate(todos, q('id=gt.1&limit=2&offset=1&order=score.desc,id'), { done: true }, prefer());
+    expect(built.text).toBe(
+      'WITH _a AS (SELECT _t.tableoid, _t.ctid FROM "public"."todos" AS _t WHERE (_t."id" > $1) ORDER BY _t."score" DESC, _t."id" LIMIT $2 OFFSET $3), ' +
+        '_w AS (UPDATE "public"."todos" AS _t SET "done" = _r."done" FROM json_populate_record(NULL::"public"."todos", $4::json) AS _r, _a ' +
+        'WHERE _t.tableoid = _a.tableoid AND _t.ctid = _a.ctid RETURNING _t.*) SELECT NULL::text AS body, count(*)::int AS n, NULL::bigint AS total FROM _w',
+    );
+    expect(built.values).toEqual(['1', 2, 1, '{"done":true}']);
   });
 });
 
@@ -698,7 +697,8 @@ describe('buildDelete', () => {
 
   it('refuses unfiltered deletes and limit', () => {
     expectError(() => buildDelete(todos, q(''), prefer()), 400, '21000', 'DELETE requires at least one filter, e.g. ?id=eq.1');
-    expectError(() => buildDelete(todos, q('id=eq.1&offset=1'), prefer()), 400, 'PGRST100');
+    expectError(() => buildDelete(todos, q('id=eq.1&offset=1'), prefer()), 400, 'PGRST109');
+    expect(buildDelete(todos, q('id=gt.1&limit=1&order=id'), prefer()).text).toContain('DELETE FROM "public"."todos" AS _t USING _a WHERE _t.tableoid = _a.tableoid AND _t.ctid = _a.ctid');
   });
 
   it('returns projected rows with return=representation', () => {
@@ -740,9 +740,9 @@ describe('buildRpc', () => {
     expect(buildRpc([fn('v', [], 'void')], {}).text).toBe(
       `SELECT 'null'::text AS body, count(*)::int AS n, NULL::bigint AS total FROM "public"."v"() AS _r`,
     );
-    expect(buildRpc([fn('c', [], 'composite')], {}).text).toContain('SELECT to_json(_r.*)::text AS body, 1 AS n');
+    expect(buildRpc([fn('c', [], 'composite')], {}).text).toContain("SELECT coalesce((json_agg(_q.*)->0)::text, 'null') AS body");
     expect(buildRpc([fn('s', [], 'composite', true)], {}).text).toBe(
-      'WITH _q AS (SELECT _r.* FROM "public"."s"() AS _r) ' +
+      'WITH _q AS (SELECT _t.* FROM (SELECT _r.* FROM "public"."s"() AS _r) AS _t) ' +
         "SELECT coalesce(json_agg(_q.*), '[]')::text AS body, count(*)::int AS n, NULL::bigint AS total FROM _q",
     );
     expect(buildRpc([fn('ss', [], 'scalar', true)], {}).text).toBe(
@@ -751,13 +751,21 @@ describe('buildRpc', () => {
     );
   });
 
-  it('applies limit/offset to set-returning functions and ignores argument-like keys', () => {
-    const built = buildRpc([fn('s', [], 'composite', true)], {}, q('limit=2&offset=1&x=1&select=*'));
-    expect(built.text).toContain('FROM "public"."s"() AS _r LIMIT $1 OFFSET $2)');
-    expect(built.values).toEqual([2, 1]);
-    expectError(() => buildRpc([fn('s', [], 'composite', true)], {}, q('select=id')), 400, 'PGRST100', /not supported/);
-    expectError(() => buildRpc([fn('s', [], 'composite', true)], {}, q('order=id')), 400, 'PGRST100', /not supported/);
-    expectError(() => buildRpc([fn('s', [], 'composite', true)], {}, q('limit=x')), 400, 'PGRST100');
+  it('reads the rows of a set-returning function like a table: select, filters, order, limit/offset', () => {
+    const s = { ...fn('s', [], 'composite', true), resultColumns: [{ name: 'id', type: 'integer' }, { name: 'name', type: 'text' }] };
+    const built = buildRpc([s], {}, q('limit=2&offset=1&id=gt.1&select=name&order=id.desc'));
+    expect(built.text).toBe(
+      'WITH _q AS (SELECT _t."name" AS "name" FROM (SELECT _r.* FROM "public"."s"() AS _r) AS _t WHERE (_t."id" > $1) ORDER BY _t."id" DESC LIMIT $2 OFFSET $3) ' +
+        "SELECT coalesce(json_agg(_q.*), '[]')::text AS body, count(*)::int AS n, NULL::bigint AS total FROM _q",
+    );
+    expect(built.values).toEqual(['1', 2, 1]);
+    expectError(() => buildRpc([s], {}, q('nope=eq.1')), 400, '42703', /column s\.nope does not exist/);
+    expectError(() => buildRpc([s], {}, q('limit=x')), 400, 'PGRST100');
+  });
+  it('refuses select, filters and order on scalar results, naming them (limit/offset work on SETOF)', () => {
+    expectError(() => buildRpc([fn('ss', [], 'scalar', true)], {}, q('select=v')), 400, 'PGRST127', /"select" on the result of public\.ss/);
+    expectError(() => buildRpc([fn('one', [], 'scalar')], {}, q('order=v')), 400, 'PGRST127', /"order" on the result/);
+    expect(buildRpc([fn('ss', [], 'scalar', true)], {}, q('limit=1')).text).toContain('AS _r(v) LIMIT $1)');
   });
 
   it('lets defaulted arguments be omitted', () => {

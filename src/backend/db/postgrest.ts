@@ -2,40 +2,42 @@
  * PostgREST request → ONE parameterised Postgres statement.
  *
  * Security model:
- *  - every identifier (table, column, function, argument) is looked up in the catalogue objects passed
- *    in (TableInfo / FunctionInfo) and then double-quoted by `quoteIdent`;
+ *  - every identifier (table, column, function, argument, relationship) is looked up in the catalogue
+ *    objects passed in (TableInfo / FunctionInfo) and then double-quoted by `quoteIdent`;
  *  - every value (filter values, JSON keys, bodies, limits) is a `$n` parameter in `values`;
  *  - only whitelisted operators and keywords are emitted; casts must match a plain type-name regex.
  *
  * Every statement returns exactly one row `{ body text, n int, total bigint }`:
- *  - body:  JSON array text of the projected rows ('[]' when none); NULL for writes without
- *           return=representation; for RPC the function's JSON result;
- *  - n:     rows returned / affected;
+ *  - body:  the projected rows in the negotiated media type (a JSON array, '[]' when none, or CSV);
+ *           NULL for writes without return=representation; for a function returning one value, that value;
+ *  - n:     rows returned (reads, RPC) or affected (writes);
  *  - total: exact count of rows matching the filters (ignoring limit/offset) when count was requested.
+ *
+ * The read side (select tree, embedded resources, aggregates, per-level filters) is postgrest-read.ts;
+ * the SQL fragments (identifiers, parameters, filters) are postgrest-sql.ts.
  */
-import type { ColumnInfo, FunctionArg, FunctionInfo, TableInfo } from './types.js';
+import type { FunctionArg, FunctionInfo, TableInfo } from './types.js';
 import {
-  CAST_TYPE_RE,
-  LOGIC_KEYS,
   PostgrestError,
   grammarError,
+  notImplemented,
   parseColumnList,
-  parseFilterKey,
-  parseFilterValue,
-  parseLogicTree,
   parseNonNegativeInt,
   parseOrder,
+  parseFilterValue,
+  parseLogicTree,
   parseSelect,
-  type ConditionNode,
-  type FieldRef,
-  type FilterNode,
-  type OrderTerm,
+  classifyKey,
+  type Media,
   type Prefer,
-  type SelectItem,
 } from './postgrest-parse.js';
+import { Params, andOperand, catalogType, checkColumn, fieldExpr, newCtx, quoteIdent, quoteRelation, type Ctx } from './postgrest-sql.js';
+import { applyQuery, assemble, bodyColumn, planRead, renderNode, windowClause, type ReadPlan } from './postgrest-read.js';
+import type { TableLookup } from './relationships.js';
 
-export { PostgrestError, parsePrefer, parseRange, wantsSingleObject } from './postgrest-parse.js';
-export type { HeaderValue, Prefer } from './postgrest-parse.js';
+export { PostgrestError, checkStrictPreferences, negotiateMedia, parsePrefer, parseRange, wantsSingleObject } from './postgrest-parse.js';
+export type { HeaderValue, Media, Prefer } from './postgrest-parse.js';
+export { catalogType, quoteIdent } from './postgrest-sql.js';
 
 export interface BuiltQuery {
   text: string;
@@ -47,221 +49,15 @@ export interface Paging {
   limit?: number;
 }
 
-/** Query keys that are not column filters. */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set([
-  'select', 'order', 'limit', 'offset', 'on_conflict', 'columns', 'or', 'and', 'not.or', 'not.and',
-]);
-
-// ---------------------------------------------------------------- identifiers, types, params
-
-/** `"name"` with `"` doubled. Refuses names Postgres cannot represent (empty, NUL). */
-export function quoteIdent(name: string): string {
-  if (name.length === 0 || name.includes('\u0000')) {
-    throw grammarError(`invalid identifier ${JSON.stringify(name)}`);
-  }
-  return `"${name.replaceAll('"', '""')}"`;
+/** How the body is written, and the other tables embeds may reach (default: only the table itself). */
+export interface OutputOptions {
+  media?: Media;
+  tables?: TableLookup;
 }
 
-function quoteRelation(schema: string, name: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
-}
+const JSON_MEDIA: Media = { kind: 'json', stripNulls: false };
 
-/**
- * Types as `format_type()` prints them: `integer`, `character varying(255)`, `numeric(10,2)`,
- * `timestamp(3) with time zone`, `"char"`, `public.mood`, `"My Enum"`, `text[]`.
- * They come from the catalogue (trusted), but are still checked before being written into SQL.
- */
-const TYPE_IDENT = String.raw`(?:[a-z_][a-z0-9_$]*|"(?:[^"\u0000]|"")+")`;
-const TYPE_MOD = String.raw`(?:\(\d+(?:, ?\d+)*\))?`;
-const CATALOG_TYPE_RE = new RegExp(
-  String.raw`^${TYPE_IDENT}(?:\.${TYPE_IDENT})?${TYPE_MOD}(?: [a-z_][a-z0-9_]*${TYPE_MOD})*(?:\[\])?$`,
-  'i',
-);
-
-/** The catalogue type if it is safe to write after `::`, else undefined. */
-export function catalogType(type: string): string | undefined {
-  const t = type.trim();
-  return CATALOG_TYPE_RE.test(t) ? t : undefined;
-}
-
-const TEXT_TYPE_RE = /^(text|citext|name|character varying|varchar|character|char|bpchar)(\(\d+\))?$/i;
-
-class Params {
-  readonly values: unknown[] = [];
-  /** Adds a value and returns its placeholder. */
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
-
-/** What expressions are built against: the table (for column checks), the params, the row alias. */
-interface Ctx {
-  table: TableInfo;
-  params: Params;
-  /** Alias of the row source in the statement, always `_t`; columns are written `_t."col"`. */
-  qual: string;
-}
-
-function newCtx(table: TableInfo): Ctx {
-  return { table, params: new Params(), qual: '_t' };
-}
-
-function unknownColumn(table: TableInfo, name: string): PostgrestError {
-  const names = [...table.columns.keys()];
-  const shown = names.slice(0, 20).join(', ') + (names.length > 20 ? `, … (${names.length - 20} more)` : '');
-  return new PostgrestError(
-    400,
-    '42703',
-    `column ${table.name}.${name} does not exist`,
-    names.length ? `Valid columns of ${table.schema}.${table.name}: ${shown}` : `${table.schema}.${table.name} has no columns`,
-  );
-}
-
-function checkColumn(table: TableInfo, name: string): ColumnInfo {
-  const col = table.columns.get(name);
-  if (!col) throw unknownColumn(table, name);
-  return col;
-}
-
-// ---------------------------------------------------------------- expressions
-
-interface Expr {
-  sql: string;
-  column: ColumnInfo;
-  field: FieldRef;
-  /** The expression is text (a text column or a `->>` path), so LIKE needs no cast. */
-  isText: boolean;
-}
-
-/** `_t."col"` or `(_t."data"->$1::text)`; JSON keys are parameters, array indexes cast to integer. */
-function fieldExpr(ctx: Ctx, field: FieldRef): Expr {
-  const column = checkColumn(ctx.table, field.column);
-  let sql = `${ctx.qual}.${quoteIdent(column.name)}`;
-  for (const step of field.path) {
-    const isIndex = /^-?\d+$/.test(step.key);
-    sql = `(${sql}${step.op}${ctx.params.add(step.key)}::${isIndex ? 'integer' : 'text'})`;
-  }
-  const last = field.path.at(-1);
-  const isText = last ? last.op === '->>' : TEXT_TYPE_RE.test(column.type.trim());
-  return { sql, column, field, isText };
-}
-
-function asText(e: Expr): string {
-  return e.isText ? e.sql : `(${e.sql})::text`;
-}
-
-const COMPARE_SQL = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=', cs: '@>', cd: '<@', ov: '&&' } as const;
-const PATTERN_SQL = { like: 'LIKE', ilike: 'ILIKE', match: '~', imatch: '~*' } as const;
-const IS_SQL = { null: 'NULL', not_null: 'NOT NULL', true: 'TRUE', false: 'FALSE', unknown: 'UNKNOWN' } as const;
-const FTS_SQL = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' } as const;
-
-function renderFilter(ctx: Ctx, node: FilterNode): string {
-  const e = fieldExpr(ctx, node.field);
-  const p = ctx.params;
-  let sql: string;
-  switch (node.op) {
-    case 'in':
-      sql = renderIn(e, p.add(node.value));
-      break;
-    case 'is':
-      sql = `${e.sql} IS ${IS_SQL[node.value]}`;
-      break;
-    case 'isdistinct':
-      sql = `${e.sql} IS DISTINCT FROM ${p.add(node.value)}`;
-      break;
-    case 'like':
-    case 'ilike':
-      // PostgREST uses `*` as the wildcard because `%` is awkward in URLs.
-      sql = `${asText(e)} ${PATTERN_SQL[node.op]} ${p.add(node.value.replaceAll('*', '%'))}`;
-      break;
-    case 'match':
-    case 'imatch':
-      sql = `${asText(e)} ${PATTERN_SQL[node.op]} ${p.add(node.value)}`;
-      break;
-    case 'fts':
-    case 'plfts':
-    case 'phfts':
-    case 'wfts': {
-      const lang = node.language === undefined ? '' : `${p.add(node.language)}::regconfig, `;
-      sql = `${e.sql} @@ ${FTS_SQL[node.op]}(${lang}${p.add(node.value)})`;
-      break;
-    }
-    default:
-      // Untyped parameter: Postgres infers the column's type from the other operand.
-      sql = `${e.sql} ${COMPARE_SQL[node.op]} ${p.add(node.value)}`;
-  }
-  return node.negate ? `NOT (${sql})` : sql;
-}
-
-/**
- * `= ANY($n::<type>[])`: an untyped array parameter would be text[], so it is cast to the column's
- * array type. Array, json and unrecognised column types compare as text / jsonb instead.
- */
-function renderIn(e: Expr, placeholder: string): string {
-  const last = e.field.path.at(-1);
-  if (last) {
-    return last.op === '->>'
-      ? `${e.sql} = ANY(${placeholder}::text[])`
-      : `(${e.sql})::jsonb = ANY(${placeholder}::jsonb[])`;
-  }
-  const type = catalogType(e.column.type);
-  if (type === undefined || type.endsWith('[]')) return `(${e.sql})::text = ANY(${placeholder}::text[])`;
-  if (type.toLowerCase() === 'json') return `(${e.sql})::jsonb = ANY(${placeholder}::jsonb[])`;
-  return `${e.sql} = ANY(${placeholder}::${type}[])`;
-}
-
-function renderCondition(ctx: Ctx, node: ConditionNode): string {
-  if (node.kind === 'filter') return renderFilter(ctx, node);
-  const joined = node.children.map((child) => `(${renderCondition(ctx, child)})`).join(node.op === 'and' ? ' AND ' : ' OR ');
-  return node.negate ? `NOT (${joined})` : `(${joined})`;
-}
-
-/** All filters of the query string (repeated keys included), ANDed by the caller. */
-function renderWhere(ctx: Ctx, query: URLSearchParams): string[] {
-  const conditions: string[] = [];
-  for (const [key, value] of query) {
-    if (LOGIC_KEYS.has(key)) {
-      const tree = parseLogicTree(key, value);
-      const sql = renderCondition(ctx, tree); // "(…)" or "NOT (…)"
-      conditions.push(tree.negate ? `(${sql})` : sql);
-    } else if (!RESERVED_KEYS.has(key)) {
-      conditions.push(`(${renderFilter(ctx, parseFilterValue(parseFilterKey(key), key, value))})`);
-    }
-  }
-  return conditions;
-}
-
-function whereClause(conditions: string[]): string {
-  return conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
-}
-
-function renderProjection(ctx: Ctx, items: SelectItem[]): string {
-  return items
-    .map((item) => {
-      if (item.kind === 'star') return `${ctx.qual}.*`;
-      const e = fieldExpr(ctx, item.field);
-      let sql = e.sql;
-      if (item.cast !== undefined) {
-        if (!CAST_TYPE_RE.test(item.cast)) throw grammarError(`invalid cast type "${item.cast}"`);
-        sql = `(${sql})::${item.cast}`;
-      }
-      // PostgREST names a JSON path after its last key.
-      const name = item.alias ?? item.field.path.at(-1)?.key ?? item.field.column;
-      return `${sql} AS ${quoteIdent(name)}`;
-    })
-    .join(', ');
-}
-
-function renderOrder(ctx: Ctx, terms: OrderTerm[]): string {
-  if (terms.length === 0) return '';
-  const parts = terms.map((t) => {
-    const dir = t.direction ? ` ${t.direction.toUpperCase()}` : '';
-    const nulls = t.nulls ? ` NULLS ${t.nulls.toUpperCase()}` : '';
-    return `${fieldExpr(ctx, t.field).sql}${dir}${nulls}`;
-  });
-  return ` ORDER BY ${parts.join(', ')}`;
-}
+const lookupWith = (table: TableInfo, tables?: TableLookup): TableLookup => tables ?? new Map([[table.name, table]]);
 
 /** Last occurrence of a query key wins. */
 function lastParam(query: URLSearchParams, key: string): string | undefined {
@@ -288,33 +84,30 @@ export function resolvePaging(query: URLSearchParams, range?: Paging): Paging {
   return end === Infinity ? { offset: start } : { offset: start, limit: Math.max(0, end - start) };
 }
 
-function pagingClause(p: Params, paging: Paging): string {
-  const limit = paging.limit === undefined ? '' : ` LIMIT ${p.add(paging.limit)}`;
-  const offset = paging.offset > 0 ? ` OFFSET ${p.add(paging.offset)}` : '';
-  return limit + offset;
-}
-
-const AGG_BODY = `coalesce(json_agg(_q.*), '[]')::text AS body, count(*)::int AS n`;
-
 // ---------------------------------------------------------------- SELECT
+
+/**
+ * `WITH _q AS (<the read>) SELECT <body>, n, total FROM _q`. The count is the same read without its
+ * window and without the embeds that filter nothing (the same text, so the same $n), over `SELECT 1`.
+ */
+function finishRead(plan: ReadPlan, source: string, opts: { count: boolean; media?: Media; single?: boolean }): BuiltQuery {
+  const r = renderNode(plan.root, plan.params, source);
+  const total = opts.count ? `(SELECT count(*) FROM (${assemble({ ...r, select: '1', from: r.countFrom }, false)}) AS _c)` : 'NULL';
+  const text =
+    `WITH _q AS (${assemble(r)}) ` +
+    `SELECT ${bodyColumn(opts.media ?? JSON_MEDIA, opts.single)}, count(*)::int AS n, ${total}::bigint AS total FROM _q`;
+  return { text, values: plan.params.values };
+}
 
 export function buildSelect(
   table: TableInfo,
   query: URLSearchParams,
-  opts: { range?: Paging; count: boolean },
+  opts: { range?: Paging; count: boolean } & OutputOptions,
 ): BuiltQuery {
-  const ctx = newCtx(table);
-  const rel = quoteRelation(table.schema, table.name);
-  const where = whereClause(renderWhere(ctx, query));
-  const projection = renderProjection(ctx, parseSelect(lastParam(query, 'select') ?? '*'));
-  const order = renderOrder(ctx, parseOrder(lastParam(query, 'order') ?? ''));
-  const paging = pagingClause(ctx.params, resolvePaging(query, opts.range));
-  // The count subquery reuses the same WHERE text, hence the same $n.
-  const total = opts.count ? `(SELECT count(*) FROM ${rel} AS _t${where})` : 'NULL';
-  const text =
-    `WITH _q AS (SELECT ${projection} FROM ${rel} AS _t${where}${order}${paging}) ` +
-    `SELECT ${AGG_BODY}, ${total}::bigint AS total FROM _q`;
-  return { text, values: ctx.params.values };
+  const plan = planRead(table, parseSelect(lastParam(query, 'select') ?? '*'), lookupWith(table, opts.tables));
+  applyQuery(plan, query, { rootKeys: true });
+  Object.assign(plan.root, resolvePaging(query, opts.range));
+  return finishRead(plan, quoteRelation(table.schema, table.name), opts);
 }
 
 // ---------------------------------------------------------------- writes
@@ -329,23 +122,46 @@ function invalidBody(expected: string): PostgrestError {
   return grammarError(`Empty or invalid JSON body: expected ${expected}`);
 }
 
-/** `WITH <writes>` ending in a CTE `_w` holding the written rows, then the common one-row result. */
-function finishWrite(ctx: Ctx, ctes: string[], query: URLSearchParams, prefer: Prefer): BuiltQuery {
-  // Checked even for return=minimal so a bad select is reported the same way every time
-  // (but only rendered when used: an unused $n would make Postgres fail to infer its type).
-  const items = parseSelect(lastParam(query, 'select') ?? '*');
-  for (const item of items) if (item.kind === 'field') checkColumn(ctx.table, item.field.column);
-  const total = prefer.count ? 'count(*)' : 'NULL';
+/**
+ * `WITH <writes>` ending in a CTE `_w` holding the written rows, then the one-row result: n and total
+ * count the written rows; with return=representation the body is the `select` read over `_w`
+ * (embeds included; filters on embedded resources apply to them, the root's were the write's own).
+ */
+function finishWrite(ctx: Ctx, ctes: string[], query: URLSearchParams, prefer: Prefer, opts: OutputOptions): BuiltQuery {
+  const plan = planRead(ctx.table, parseSelect(lastParam(query, 'select') ?? '*'), lookupWith(ctx.table, opts.tables), ctx.params);
+  applyQuery(plan, query, { rootKeys: false });
+  const total = prefer.count ? '(SELECT count(*) FROM _w)' : 'NULL';
   let text: string;
   if (prefer.return === 'representation') {
-    const projection = renderProjection(ctx, items);
+    const r = renderNode(plan.root, ctx.params, '_w');
     text =
-      `WITH ${ctes.join(', ')}, _q AS (SELECT ${projection} FROM _w AS _t) ` +
-      `SELECT ${AGG_BODY}, ${total}::bigint AS total FROM _q`;
+      `WITH ${ctes.join(', ')}, _q AS (${assemble(r)}) ` +
+      `SELECT ${bodyColumn(opts.media ?? JSON_MEDIA)}, (SELECT count(*) FROM _w)::int AS n, ${total}::bigint AS total FROM _q`;
   } else {
-    text = `WITH ${ctes.join(', ')} SELECT NULL::text AS body, count(*)::int AS n, ${total}::bigint AS total FROM _w`;
+    // Checked even for return=minimal so a bad select is reported the same way every time (rendered
+    // with throwaway parameters: an unused $n would make Postgres fail to infer its type).
+    renderNode(plan.root, new Params(), '_w');
+    text = `WITH ${ctes.join(', ')} SELECT NULL::text AS body, count(*)::int AS n, ${prefer.count ? 'count(*)' : 'NULL'}::bigint AS total FROM _w`;
   }
   return { text, values: ctx.params.values };
+}
+
+/** The root's filters and logic trees (embedded ones belong to the representation), ANDed by the caller. */
+function rootConditions(ctx: Ctx, query: URLSearchParams): string[] {
+  const conditions: string[] = [];
+  for (const [key, value] of query) {
+    const k = classifyKey(key);
+    if (k.kind === 'filter' && k.key.path.length === 0) {
+      conditions.push(andOperand(ctx, parseFilterValue(k.key.field, key, value)));
+    } else if (k.kind === 'logic' && k.path.length === 0) {
+      conditions.push(andOperand(ctx, parseLogicTree(key, value)));
+    }
+  }
+  return conditions;
+}
+
+function whereClause(conditions: string[]): string {
+  return conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
 }
 
 /**
@@ -357,7 +173,7 @@ function finishWrite(ctx: Ctx, ctes: string[], query: URLSearchParams, prefer: P
  * statement. With `columns=a,b`, exactly those columns are inserted (other keys ignored) and a
  * missing key is NULL, or DEFAULT with Prefer missing=default.
  */
-export function buildInsert(table: TableInfo, query: URLSearchParams, body: unknown, prefer: Prefer): BuiltQuery {
+export function buildInsert(table: TableInfo, query: URLSearchParams, body: unknown, prefer: Prefer, opts: OutputOptions = {}): BuiltQuery {
   const rows = Array.isArray(body) ? body : [body];
   if (rows.length === 0 || !rows.every(isPlainObject)) {
     throw invalidBody('an object or a non-empty array of objects');
@@ -402,7 +218,7 @@ export function buildInsert(table: TableInfo, query: URLSearchParams, body: unkn
           ...inserts.map((sql, i) => `_i${i + 1} AS (${sql})`),
           `_w AS (${inserts.map((_, i) => `SELECT * FROM _i${i + 1}`).join(' UNION ALL ')})`,
         ];
-  return finishWrite(ctx, ctes, query, prefer);
+  return finishWrite(ctx, ctes, query, prefer, opts);
 }
 
 /** The ON CONFLICT target: `on_conflict=a,b` (checked) or the primary key; [] means "any constraint". */
@@ -440,38 +256,55 @@ function unfilteredWrite(method: 'PATCH' | 'DELETE'): PostgrestError {
   );
 }
 
-/** limit/offset on writes would be silently ignored (touching more rows than asked), so they are refused. */
-function rejectWritePaging(query: URLSearchParams, method: 'PATCH' | 'DELETE'): void {
-  for (const key of ['limit', 'offset']) {
-    if (query.has(key)) throw grammarError(`"${key}" on ${method} is not supported by this backend yet`);
+/**
+ * `?limit=n&offset=m&order=…` on PATCH/DELETE (PostgREST 12): only those rows of the matching ones, in
+ * that order. They are picked in a CTE `_a` of the same statement, by row address (tableoid, ctid), so
+ * exactly that many are touched even when the order is not unique. A limit without an order would
+ * pick arbitrary rows: 400 PGRST109, as PostgREST.
+ */
+function limitedRows(ctx: Ctx, rel: string, query: URLSearchParams, conditions: string[]): string | undefined {
+  const { offset, limit } = resolvePaging(query);
+  if (limit === undefined && offset === 0) return undefined;
+  const terms = parseOrder(lastParam(query, 'order') ?? '');
+  if (terms.length === 0) {
+    throw new PostgrestError(400, 'PGRST109', "A 'limit' was applied without an explicit 'order'", "Apply an 'order' using unique column(s)");
   }
+  const order = terms.map((t) => {
+    if (t.relation !== undefined) throw grammarError(`order=${t.relation}(…) cannot order the rows of a PATCH or DELETE`);
+    return `${fieldExpr(ctx, t.field).sql}${t.direction ? ` ${t.direction.toUpperCase()}` : ''}${t.nulls ? ` NULLS ${t.nulls.toUpperCase()}` : ''}`;
+  });
+  return `_a AS (SELECT _t.tableoid, _t.ctid FROM ${rel} AS _t${whereClause(conditions)} ORDER BY ${order.join(', ')}${windowClause(ctx.params, limit, offset)})`;
 }
 
+const LIMITED = '_t.tableoid = _a.tableoid AND _t.ctid = _a.ctid';
+
 /** UPDATE … SET col = _r.col FROM json_populate_record(NULL::t, $n::json) AS _r WHERE <filters>. */
-export function buildUpdate(table: TableInfo, query: URLSearchParams, body: unknown, prefer: Prefer): BuiltQuery {
+export function buildUpdate(table: TableInfo, query: URLSearchParams, body: unknown, prefer: Prefer, opts: OutputOptions = {}): BuiltQuery {
   if (!isPlainObject(body) || Object.keys(body).length === 0) {
     throw invalidBody('a non-empty object of column values');
   }
   const ctx = newCtx(table);
   const rel = quoteRelation(table.schema, table.name);
   const columns = Object.keys(body).map((k) => checkColumn(table, k).name);
-  const conditions = renderWhere(ctx, query);
+  const conditions = rootConditions(ctx, query);
   if (conditions.length === 0) throw unfilteredWrite('PATCH');
-  rejectWritePaging(query, 'PATCH');
+  const limited = limitedRows(ctx, rel, query, conditions);
   const set = columns.map((c) => `${quoteIdent(c)} = _r.${quoteIdent(c)}`).join(', ');
   const source = `json_populate_record(NULL::${rel}, ${ctx.params.add(JSON.stringify(body))}::json) AS _r`;
-  const update = `UPDATE ${rel} AS _t SET ${set} FROM ${source}${whereClause(conditions)} RETURNING _t.*`;
-  return finishWrite(ctx, [`_w AS (${update})`], query, prefer);
+  const update = limited
+    ? `UPDATE ${rel} AS _t SET ${set} FROM ${source}, _a WHERE ${LIMITED} RETURNING _t.*`
+    : `UPDATE ${rel} AS _t SET ${set} FROM ${source}${whereClause(conditions)} RETURNING _t.*`;
+  return finishWrite(ctx, [...(limited ? [limited] : []), `_w AS (${update})`], query, prefer, opts);
 }
 
-export function buildDelete(table: TableInfo, query: URLSearchParams, prefer: Prefer): BuiltQuery {
+export function buildDelete(table: TableInfo, query: URLSearchParams, prefer: Prefer, opts: OutputOptions = {}): BuiltQuery {
   const ctx = newCtx(table);
   const rel = quoteRelation(table.schema, table.name);
-  const conditions = renderWhere(ctx, query);
+  const conditions = rootConditions(ctx, query);
   if (conditions.length === 0) throw unfilteredWrite('DELETE');
-  rejectWritePaging(query, 'DELETE');
-  const del = `DELETE FROM ${rel} AS _t${whereClause(conditions)} RETURNING _t.*`;
-  return finishWrite(ctx, [`_w AS (${del})`], query, prefer);
+  const limited = limitedRows(ctx, rel, query, conditions);
+  const del = limited ? `DELETE FROM ${rel} AS _t USING _a WHERE ${LIMITED} RETURNING _t.*` : `DELETE FROM ${rel} AS _t${whereClause(conditions)} RETURNING _t.*`;
+  return finishWrite(ctx, [...(limited ? [limited] : []), `_w AS (${del})`], query, prefer, opts);
 }
 
 // ---------------------------------------------------------------- RPC
@@ -527,14 +360,26 @@ function argType(fn: FunctionInfo, arg: FunctionArg): string {
 }
 
 /**
- * `SELECT … FROM json_to_record($1::json) AS _a("x" integer, …) CROSS JOIN LATERAL "s"."fn"("x" => _a."x") AS _r`.
+ * `… FROM json_to_record($1::json) AS _a("x" integer, …) CROSS JOIN LATERAL "s"."fn"("x" => _a."x") AS _r`.
  * All arguments travel as ONE JSON parameter and Postgres converts each to the declared type, so JSON
  * arrays become SQL arrays, objects become json/jsonb, and overloads resolve on exact types.
  *
- * From `query` only `limit`/`offset` (set-returning functions) and `select=*` are understood; other keys
- * are ignored, since for GET they are the arguments themselves.
+ * `query` holds what applies to the result (for GET, the caller has taken the arguments out): a
+ * function returning rows (a table type, RETURNS TABLE, OUT arguments) is read like a table — select
+ * with embeds along its table's foreign keys, filters, order, limit/offset, count. A function returning
+ * scalars takes only limit/offset (for SETOF); anything else on it is refused, as PostgREST cannot do it either.
  */
-export function buildRpc(candidates: FunctionInfo[], args: Record<string, unknown>, query?: URLSearchParams): BuiltQuery {
+export interface RpcQuery extends BuiltQuery {
+  /** The overload chosen: whether it returns a set decides Content-Range and max-affected. */
+  fn: FunctionInfo;
+}
+
+export function buildRpc(
+  candidates: FunctionInfo[],
+  args: Record<string, unknown>,
+  query?: URLSearchParams,
+  opts: { range?: Paging; count?: boolean } & OutputOptions = {},
+): RpcQuery {
   if (!isPlainObject(args)) throw invalidBody('a JSON object of named arguments');
   const q = query ?? new URLSearchParams();
   const given = Object.keys(args).filter((k) => args[k] !== undefined);
@@ -554,30 +399,49 @@ export function buildRpc(candidates: FunctionInfo[], args: Record<string, unknow
     from = `json_to_record(${params.add(JSON.stringify(argValues))}::json) AS _a(${columns}) CROSS JOIN LATERAL ${call}`;
   }
 
-  const select = lastParam(q, 'select');
-  if (select !== undefined && select.trim() !== '*' && select.trim() !== '') {
-    throw grammarError('select on function results is not supported by this backend yet (use select=* or omit it)');
-  }
-  if (q.has('order')) throw grammarError('order on function results is not supported by this backend yet');
+  if (fn.returns === 'composite') return { ...readFunctionRows(fn, from, q, params, opts), fn };
 
-  const scalar = fn.returns === 'scalar';
-  const source = `${from} AS _r${scalar ? '(v)' : ''}`;
+  const scalarOnly = [...q.keys()].filter((k) => !(fn.returnsSet && (k === 'limit' || k === 'offset')) && !(k === 'select' && ['', '*'].includes((q.get(k) ?? '').trim())));
+  if (scalarOnly.length > 0) {
+    throw notImplemented(
+      `"${scalarOnly[0]}" on the result of ${fn.schema}.${fn.name}`,
+      `${fn.schema}.${fn.name} returns ${fn.returns === 'void' ? 'nothing' : fn.returnsSet ? 'a set of scalars' : 'a scalar'}; select, filters and order apply only to functions returning rows (a table type or RETURNS TABLE)${fn.returnsSet ? '; limit and offset work' : ''}.`,
+    );
+  }
+  if ((opts.media ?? JSON_MEDIA).kind === 'csv') {
+    throw notImplemented('text/csv for a function returning scalars', `${fn.schema}.${fn.name} does not return rows; ask for application/json.`);
+  }
+  const source = `${from} AS _r(v)`;
   let text: string;
   if (fn.returns === 'void') {
-    text = `SELECT 'null'::text AS body, count(*)::int AS n, NULL::bigint AS total FROM ${source}`;
+    text = `SELECT 'null'::text AS body, count(*)::int AS n, NULL::bigint AS total FROM ${from} AS _r`;
   } else if (!fn.returnsSet) {
-    const body = scalar ? `coalesce(to_json(_r.v)::text, 'null')` : `to_json(_r.*)::text`;
-    text = `SELECT ${body} AS body, 1 AS n, NULL::bigint AS total FROM ${source}`;
+    text = `SELECT coalesce(to_json(_r.v)::text, 'null') AS body, 1 AS n, NULL::bigint AS total FROM ${source}`;
   } else {
-    const paging = pagingClause(params, resolvePaging(q));
-    const item = scalar ? '_q.v' : '_q.*';
+    const { offset, limit } = resolvePaging(q, opts.range);
+    const total = opts.count ? `(SELECT count(*) FROM ${source})` : 'NULL';
     text =
-      `WITH _q AS (SELECT _r.${scalar ? 'v' : '*'} FROM ${source}${paging}) ` +
-      `SELECT coalesce(json_agg(${item}), '[]')::text AS body, count(*)::int AS n, NULL::bigint AS total FROM _q`;
+      `WITH _q AS (SELECT _r.v FROM ${source}${windowClause(params, limit, offset)}) ` +
+      `SELECT coalesce(json_agg(_q.v), '[]')::text AS body, count(*)::int AS n, ${total}::bigint AS total FROM _q`;
   }
-  return { text, values: params.values };
+  return { text, values: params.values, fn };
 }
 
+/** A function returning rows, read like a table; one that returns one row answers that row as an object. */
+function readFunctionRows(fn: FunctionInfo, from: string, q: URLSearchParams, params: Params, opts: { range?: Paging; count?: boolean } & OutputOptions): BuiltQuery {
+  const known = fn.resultTable ? opts.tables?.get(fn.resultTable) : undefined;
+  const table: TableInfo = known ?? {
+    schema: fn.schema,
+    name: fn.name,
+    columns: new Map((fn.resultColumns ?? []).map((c) => [c.name, { name: c.name, type: c.type, nullable: true, defaultValue: null }])),
+    primaryKey: [],
+  };
+  const plan = planRead(table, parseSelect(lastParam(q, 'select') ?? '*'), opts.tables ?? new Map([[table.name, table]]), params);
+  applyQuery(plan, q, { rootKeys: true });
+  Object.assign(plan.root, resolvePaging(q, opts.range));
+  // A function returning one row answers that row as an object (null when filtered away), as PostgREST does.
+  return finishRead(plan, `(SELECT _r.* FROM ${from} AS _r)`, { count: opts.count ?? false, media: opts.media, single: !fn.returnsSet });
+}
 // ---------------------------------------------------------------- Accept: single object
 
 /**
@@ -585,16 +449,17 @@ export function buildRpc(candidates: FunctionInfo[], args: Record<string, unknow
  * result does not hold exactly one row. A NULL body (return=minimal) stays NULL.
  */
 export function toSingleObject(result: { body: string | null; n: number }): string | null {
-  if (result.n !== 1) {
+  const parsed: unknown = result.body === null ? null : JSON.parse(result.body);
+  const rows = Array.isArray(parsed) ? parsed.length : result.n;
+  if (rows !== 1) {
     throw new PostgrestError(
       406,
       'PGRST116',
       'JSON object requested, multiple (or no) rows returned',
       undefined,
-      `The result contains ${result.n} rows`,
+      `The result contains ${rows} rows`,
     );
   }
   if (result.body === null) return null;
-  const parsed: unknown = JSON.parse(result.body);
   return JSON.stringify(Array.isArray(parsed) ? parsed[0] : parsed);
 }

@@ -85,6 +85,21 @@ export interface TableInfo {
   columns: Map<string, ColumnInfo>;
   /** Primary-key column names (may be empty). */
   primaryKey: string[];
+  /** Column sets of the primary key and each unique constraint (to tell one-to-one from many-to-one). */
+  uniqueKeys?: string[][];
+  /** Foreign keys of this table to tables of the same schema (embedding follows them). */
+  foreignKeys?: ForeignKeyInfo[];
+}
+
+export interface ForeignKeyInfo {
+  /** Constraint name, e.g. `todos_owner_fkey` (a hint in `profiles!todos_owner_fkey(*)`). */
+  name: string;
+  /** Referencing columns of this table, in key order. */
+  columns: string[];
+  /** The referenced table (same schema). */
+  refTable: string;
+  /** Referenced columns, in the same order as `columns`. */
+  refColumns: string[];
 }
 
 export interface FunctionArg {
@@ -102,4 +117,8 @@ export interface FunctionInfo {
   returnsSet: boolean;
   /** 'composite' for a row/table type (or RETURNS TABLE), 'void' for void, else 'scalar'. */
   returns: 'scalar' | 'composite' | 'void';
+  /** Columns of a composite result (a table's row type, RETURNS TABLE or OUT arguments); empty otherwise. */
+  resultColumns?: Array<{ name: string; type: string }>;
+  /** The table of the same schema whose row type the function returns, so its results can embed along its foreign keys. */
+  resultTable?: string;
 }

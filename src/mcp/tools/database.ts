@@ -39,7 +39,7 @@ export const queryTable = defineTool(
     description: 'Read rows with filters, order and paging (nextOffset).',
     input: {
       table,
-      select: z.string().max(2000).optional().describe('e.g. "id,name,alias:col"; default *'),
+      select: z.string().max(2000).optional().describe('PostgREST select, e.g. "id,alias:col", embeds via FKs "*,owner:users(name)", "count()"; default *'),
       where: filters.optional().describe('All must match'),
       or: listedAsDescription(filters, 'Like where; any one must match').optional(),
       order: z
