@@ -27,6 +27,8 @@ export interface BackendOptions {
   /** Limits of one function invocation (defaults in functions.ts: 10 s, 64 MiB). */
   functionTimeoutMs?: number;
   functionMemoryMb?: number;
+  /** The Deno binary functions run in; by default the one of the npm package `deno`. */
+  denoPath?: string;
   log: (msg: string) => void;
 }
 
@@ -73,7 +75,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     await bootstrap(db);
     const catalog = new Catalog(db);
     const tokens = new TokenService(keys.jwtSecret, db);
-    const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb } });
+    const app = await buildApp({ db, catalog, keys, tokens, runAs: runAsFactory(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb, denoPath: opts.denoPath } });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : opts.port;

@@ -40,6 +40,7 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
           aiApiKey: config.aiApiKey,
           functionTimeoutMs: config.functionTimeoutMs,
           functionMemoryMb: config.functionMemoryMb,
+          denoPath: config.denoPath,
           log,
         });
         log(`embedded backend (${backend.db.kind}) at ${backend.url}; keys in ${backend.keysPath}`);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ApiError } from '../errors.js';
+import { ApiError } from '../../../src/backend/errors.js';
 import type { WorkerInput, WorkerOutput, WorkerRequest } from './worker.js';
 
 export interface FunctionLimits {
