@@ -186,6 +186,10 @@ async function readInput(): Promise<RuntimeInput> {
   return JSON.parse(text) as RuntimeInput;
 }
 
+// Deno loads its Node compatibility (process, Buffer) and the fetch classes on first use, which
+// costs a hundred milliseconds or more: pay it while this process waits as the spare.
+void (globalThis as { process?: { env: unknown } }).process?.env;
+void new Response(new Request('http://localhost/', { method: 'POST', body: '' }).body).arrayBuffer();
 writeLine(READY);
 const input = await readInput().catch(() => realDeno.exit(2)); // the backend went away before sending work
 let answered = false;
