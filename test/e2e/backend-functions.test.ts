@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS, freshDataDir, sql, startTestBackend, TEST_ANON_KEY, TEST_API_KEY, type TestBackend } from '../support/backend.js';
-import { CLI, serverEnv } from '../support/mcp.js';
+import { spawnCliBackend } from '../support/mcp.js';
 
 /** The seed's hello-world, as an ES module with a web-standard default export. */
 const HELLO_ESM = `
@@ -278,27 +277,8 @@ describe.each(DB_KINDS)('functions on %s', (kind) => {
 
 describe('functions in the built CLI (dist/cli.js backend)', () => {
   it('deploys and invokes through HTTP, Deno running dist/functions-runtime.js', async () => {
-    const dataDir = await freshDataDir();
-    const child = spawn(process.execPath, [CLI, 'backend', '--data-dir', dataDir, '--port', '0', '--api-key', TEST_API_KEY, '--anon-key', TEST_ANON_KEY, '--function-timeout-ms', '3000'], {
-      env: serverEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    child.stdout!.on('data', (d) => (stdout += d));
+    const { url, stop } = await spawnCliBackend(['--data-dir', await freshDataDir(), '--api-key', TEST_API_KEY, '--anon-key', TEST_ANON_KEY, '--function-timeout-ms', '3000']);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`backend did not start:\n${stderr}`)), 60_000);
-        child.stderr!.on('data', (d) => {
-          stderr += d;
-          const m = /backend ready at (http:\/\/\S+)/.exec(stderr);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`backend exited ${code}:\n${stderr}`)));
-      });
       const admin = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };
       const created = await fetch(`${url}/api/functions`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'hello-world', code: HELLO_INSFORGE }) });
       expect(created.status).toBe(201);
@@ -311,11 +291,8 @@ describe('functions in the built CLI (dist/cli.js backend)', () => {
       expect(spin.status).toBe(504);
       const again = await fetch(`${url}/functions/hello-world`, { method: 'POST', body: JSON.stringify({ name: 'World' }), headers: { 'content-type': 'application/json' } });
       expect(await again.json()).toEqual(SEED_RESPONSE);
-      expect(stdout).toBe('');
     } finally {
-      const exited = new Promise((r) => child.on('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await stop();
     }
   });
 });

@@ -4,7 +4,7 @@
  * here are the built CLI (its command line names the data dir, as a user's would) and the MCP
  * server over stdio and HTTP; every attempt is counted for the FIGURE line.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { freshDataDir, startTestBackend, TEST_ANON_KEY, TEST_API_KEY } from '../support/backend.js';
-import { CLI, call, serverEnv, spawnHttpServer, stdioClient } from '../support/mcp.js';
+import { CLI, call, serverEnv, spawnCliBackend, spawnHttpServer, stdioClient } from '../support/mcp.js';
 
 const attempts: { name: string; held: boolean }[] = [];
 /** One escape attempt: counted, and the test fails if it got through. */
@@ -43,41 +43,12 @@ const attemptsFunction = (body: string) => `export default async (req) => {
   return Response.json(out);
 };`;
 
-interface CliBackend {
-  url: string;
-  child: ChildProcess;
-  dataDir: string;
-  stderr: () => string;
-  stop: () => Promise<void>;
-}
+type CliBackend = Awaited<ReturnType<typeof spawnCliBackend>> & { dataDir: string };
 
 /** `insforge-mcp backend` as a user runs it: the data dir on its command line, a provider key in its environment. */
 async function startCliBackend(env: Record<string, string> = {}): Promise<CliBackend> {
   const dataDir = await freshDataDir();
-  const child = spawn(process.execPath, [CLI, 'backend', '--data-dir', dataDir, '--port', '0', '--function-timeout-ms', '20000'], { env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`backend did not start:\n${stderr}`)), 60_000);
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-      const m = /backend ready at (http:\/\/\S+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`backend exited ${code}:\n${stderr}`)));
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-    expect(stdout).toBe('');
-  };
-  return { url, child, dataDir, stderr: () => stderr, stop };
+  return { ...(await spawnCliBackend(['--data-dir', dataDir, '--function-timeout-ms', '20000'], serverEnv(env))), dataDir };
 }
 
 const ADMIN = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };
