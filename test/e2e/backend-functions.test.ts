@@ -124,6 +124,13 @@ describe.each(DB_KINDS)('functions on %s', (kind) => {
     expect(get.json).toMatchObject({ method: 'GET', body: '' });
   });
 
+  it('answers even when the function replaced JSON.stringify', async () => {
+    await deploy('rude', `export default () => { JSON.stringify = () => 'not json'; return new Response('fine', { status: 202 }); }`);
+    const res = await b.api('/functions/rude', { key: 'none' });
+    expect(res.status).toBe(202);
+    expect(res.text).toBe('fine');
+  });
+
   it('returns binary bodies byte for byte', async () => {
     await deploy('bytes', `export default () => new Response(new Uint8Array([0, 255, 137, 80, 78, 71]), { headers: { 'content-type': 'application/octet-stream' } })`);
     const res = await fetch(`${b.url}/functions/bytes`);

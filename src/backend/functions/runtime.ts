@@ -28,6 +28,8 @@ const USAGE = 'Export a handler: `export default async (req) => new Response(…
 // Kept before any function code runs: the function sees a Deno whose env is its own (below).
 const realDeno = Deno;
 const encoder = new TextEncoder();
+// a function may replace globals; the answer is written with the originals
+const stringify = JSON.stringify;
 
 function writeLine(text: string) {
   const bytes = encoder.encode(`${text}\n`);
@@ -196,7 +198,7 @@ let answered = false;
 const answer = (output: RuntimeOutput) => {
   if (answered) return;
   answered = true;
-  writeLine(input.nonce + JSON.stringify(output));
+  writeLine(input.nonce + stringify(output));
   realDeno.exit(0);
 };
 // an error outside the handler's promise (a throwing timer, say) fails the invocation the same way

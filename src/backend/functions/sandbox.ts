@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { LineSplitter } from './output.js';
 import { sandboxCommand, sandboxCwd, sandboxEnv, type SandboxOptions } from './deno.js';
 import { READY, type RuntimeInput, type RuntimeOutput } from './protocol.js';
@@ -20,6 +21,13 @@ export type Outcome =
   | { kind: 'exit'; exit: Exit; outOfMemory: boolean; stderrTail: string };
 
 const READY_BYTES = Buffer.from(READY);
+/** The answer is the function's to shape, so it is checked before the backend acts on it. */
+const Answer = z.union([
+  z.object({ ok: z.literal(true), status: z.number().int().min(200).max(599), headers: z.array(z.tuple([z.string(), z.string()])), body: z.string() }),
+  z.object({ ok: z.literal(true), checked: z.literal(true) }),
+  z.object({ ok: z.literal(false), phase: z.enum(['load', 'run', 'memory']), message: z.string(), stack: z.string().optional() }),
+]);
+
 /** Hex of 16 random bytes: the answer's mark, unknown to the function. */
 const NONCE_CHARS = 32;
 /** What V8 prints when the heap limit (or the data rlimit, while it grows the heap) ends the process. */
@@ -124,12 +132,15 @@ export class Sandbox {
     if (this.answer) return;
     if (truncated) this.answer = { kind: 'bad-answer', reason: `its response is over ${this.limits.answerBytes} bytes` };
     else {
+      let parsed: unknown;
       try {
-        this.answer = { kind: 'answer', output: JSON.parse(json.toString('utf8')) as RuntimeOutput };
+        parsed = JSON.parse(json.toString('utf8'));
       } catch {
         // only the function's own threads (a Worker it started) can write into the answer line
-        this.answer = { kind: 'bad-answer', reason: 'its answer was garbled by output written at the same time' };
+        parsed = undefined;
       }
+      const answer = Answer.safeParse(parsed);
+      this.answer = answer.success ? { kind: 'answer', output: answer.data as RuntimeOutput } : { kind: 'bad-answer', reason: 'its answer was garbled (by output written at the same time, or changed globals)' };
     }
     // the answer is in: nothing the function still does matters
     this.kill();
