@@ -103,6 +103,16 @@ describe('functions cannot reach the machine (the built CLI backend)', () => {
         await tryIt('the data dir listing', () => fs.readdirSync(p.dataDir).join(','));
       `),
     );
+    // a static import is loaded with the module, at deploy
+    const staticImport = await fetch(`${b.url}/api/functions`, {
+      method: 'POST',
+      headers: ADMIN,
+      body: JSON.stringify({ name: 'import-keys', code: `import keys from ${JSON.stringify(`file://${keysPath}`)} with { type: 'json' };\nexport default () => Response.json(keys);` }),
+    });
+    const deployed = await staticImport.text();
+    held('keys.json through a static import', staticImport.status === 400 && !deployed.includes(jwtSecret), `(deploy answered ${staticImport.status})`);
+    expect(JSON.parse(deployed).message).toMatch(/^code: Requires read access to ".*keys\.json".*functions\/import-keys\.js:1:/s);
+
     const res = await invoke(b.url, 'read-keys', { keysPath, dataDir: b.dataDir });
     expect(res.status).toBe(200);
     const tries = res.json as Tries;

@@ -43,7 +43,11 @@ export function findDeno(configured?: string): string {
   return path;
 }
 
+/** Found once: the platform check reads a process report, which takes milliseconds. */
+let packaged: string | undefined;
+
 function packagedDeno(): string {
+  if (packaged) return packaged;
   const pkg = platformPackage();
   let dir: string;
   try {
@@ -51,7 +55,7 @@ function packagedDeno(): string {
   } catch {
     throw new DenoUnavailable(`Deno is not installed: the npm package ${pkg} (an optional dependency, through the deno package) is missing`, `Reinstall insforge-mcp with optional dependencies (no --omit=optional / --no-optional), or ${SET_DENO_PATH}.`);
   }
-  return join(dir, process.platform === 'win32' ? 'deno.exe' : 'deno');
+  return (packaged = join(dir, process.platform === 'win32' ? 'deno.exe' : 'deno'));
 }
 
 export interface SandboxOptions {

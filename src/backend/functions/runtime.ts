@@ -155,7 +155,9 @@ const isOutOfMemory = (e: Error) => e instanceof RangeError && /allocation faile
 
 function failure(phase: 'load' | 'run', err: unknown): RuntimeOutput {
   const e = err instanceof Error ? err : new Error(String(err));
-  return { ok: false, phase: isOutOfMemory(e) ? 'memory' : phase, message: e.message || e.name, stack: userFrames(e.stack) };
+  // Deno names the module in load errors: the function's, not its data: URL
+  const message = (e.message || e.name).replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, sourceName);
+  return { ok: false, phase: isOutOfMemory(e) ? 'memory' : phase, message, stack: userFrames(e.stack) };
 }
 
 async function run(input: RuntimeInput): Promise<RuntimeOutput> {
