@@ -11,11 +11,15 @@ import { request } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { startBackend, type RunningBackend } from '../src/backend/server.js';
+import { FunctionRunner } from '../src/backend/functions/runner.js';
+import { FunctionRunner as WorkerThreadRunner } from './baselines/worker-threads/runner.js';
 import { fmt, summarize, timeEach, timePair, type Summary } from './stats.js';
 
 const API_KEY = 'ik_bench_admin_key_0123456789';
 const ANON_KEY = 'anon_bench_anon_key_0123456789';
 const quick = process.argv.includes('--quick');
+/** `--only=functions` runs just that figure (printed, not written to bench/results). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const N = quick ? 50 : 300;
 /** The Node that runs the servers under test (both ours and the official one): BENCH_NODE=/path/to/node to compare versions. */
 const serverNode = process.env.BENCH_NODE ?? process.execPath;
@@ -96,6 +100,11 @@ async function main() {
     process.stderr.write('starting the embedded backend…\n');
     backend = await startBackend({ dataDir: join(root, 'data'), host: '127.0.0.1', port: 0, apiKey: API_KEY, anonKey: ANON_KEY, rateLimit: 1e9, adminRateLimit: 1e9, maxUploadBytes: 2 * 1024 ** 3, log: () => undefined });
     const { url } = backend;
+    if (only === 'functions') {
+      await functionLatency(url);
+      printTable();
+      return;
+    }
     const admin = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
     const rawsql = async (query: string) => {
       const r = await request(`${url}/api/database/advance/rawsql`, { method: 'POST', headers: admin, body: JSON.stringify({ query }) });
@@ -189,6 +198,8 @@ async function main() {
     const sqlInsertTimes = await timeEach(quick ? 3 : 7, () => db.query('INSERT INTO bulk (name, qty, note) SELECT name, qty, note FROM json_populate_recordset(null::bulk, $1::json)', [body]), 1);
     record('10k-row insert in one request ÷ the same rows in one SQL statement on PGlite', summarize(insertTimes), summarize(sqlInsertTimes), `${fmt(summarize(insertTimes).median, 0)} ms vs ${fmt(summarize(sqlInsertTimes).median, 0)} ms`);
 
+    await functionLatency(url);
+
     process.stderr.write('large upload…\n');
     await largeUpload(url, root);
 
@@ -199,6 +210,33 @@ async function main() {
   } finally {
     await backend?.close();
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One function invocation in the sandbox (a Deno process per call, one kept booted ahead) against
+ * the runner this backend had before (a worker thread per call, one kept started ahead), kept in
+ * bench/baselines/worker-threads. Both are called directly, without HTTP, one call at a time.
+ */
+async function functionLatency(url: string) {
+  process.stderr.write('function invocation…\n');
+  const code = 'export default async (req) => Response.json({ hello: (await req.json()).name })';
+  const limits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
+  const deno = new FunctionRunner(limits, { allowNet: () => [new URL(url).host] }, () => undefined);
+  const threads = new WorkerThreadRunner(limits, () => undefined);
+  const request = { method: 'POST', url: `${url}/functions/hello`, headers: [['content-type', 'application/json']] as [string, string][], body: new TextEncoder().encode('{"name":"bench"}') };
+  const env = { INSFORGE_BASE_URL: url };
+  try {
+    const [denoTimes, threadTimes] = await timePair(quick ? 20 : 100, () => deno.invoke('hello', code, request, env), () => threads.invoke('hello', code, request, env));
+    record(
+      'Function invocation, one at a time: a Deno process per call (the sandbox) ÷ a worker thread per call (the runner before)',
+      summarize(denoTimes),
+      summarize(threadTimes),
+      `${fmt(summarize(denoTimes).median)} ms vs ${fmt(summarize(threadTimes).median)} ms`,
+    );
+  } finally {
+    await deno.close();
+    await threads.close();
   }
 }
 

@@ -1,10 +1,13 @@
 // Bundles the CLI so that start-up does not pay for resolving hundreds of SDK/zod modules.
 // Heavy parts that only the embedded backend needs stay external and load lazily (dynamic import).
-import { build } from 'esbuild';
+import * as esbuild from 'esbuild';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { bundleFunctionsRuntime } from './functions-runtime.mjs';
+
+const { build } = esbuild;
 
 /**
  * Code every start would compile but this server never runs: zod's 40-odd message locales (only
@@ -51,8 +54,8 @@ const precomputedListing = (listing) => ({
 const listing = await computeToolListing();
 await rm('dist', { recursive: true, force: true });
 await build({
-  // worker threads need a file of their own: dist/functions-worker.js, dist/pglite-worker.js
-  entryPoints: { cli: 'src/cli.ts', 'functions-worker': 'src/backend/functions/worker.ts', 'pglite-worker': 'src/backend/db/pglite-worker.ts' },
+  // worker threads need a file of their own: dist/pglite-worker.js
+  entryPoints: { cli: 'src/cli.ts', 'pglite-worker': 'src/backend/db/pglite-worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -60,7 +63,7 @@ await build({
   platform: 'node',
   target: 'node20.19',
   chunkNames: 'chunks/[name]-[hash]',
-  // esbuild: only imported when running from source, to compile the function worker (functions-runner.ts)
+  // esbuild: only imported when running from source, to bundle the functions runtime (functions/runner.ts)
   external: ['@electric-sql/pglite', 'pg', 'fastify', '@fastify/*', 'esbuild'],
   // bundled CommonJS dependencies call require() for Node built-ins
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
@@ -71,3 +74,5 @@ await build({
   plugins: [leaveOutUnusedCode, precomputedListing(listing)],
 });
 await chmod('dist/cli.js', 0o755);
+// functions run in Deno, which loads this one self-contained file as its main module
+await writeFile('dist/functions-runtime.js', await bundleFunctionsRuntime(esbuild));

@@ -46,8 +46,9 @@ export const FLAGS = {
   'ai-base-url': { type: 'string', env: 'INSFORGE_AI_BASE_URL', for: both, arg: 'URL', help: 'Embedded backend: OpenAI-compatible AI provider, as OpenAI clients take it (ends in /v1), e.g. https://openrouter.ai/api/v1 or http://localhost:11434/v1.' },
   'ai-api-key': { type: 'string', env: 'INSFORGE_AI_API_KEY', for: both, arg: 'KEY', help: 'Embedded backend: API key for the AI provider (none for a local one).' },
   'function-timeout-ms': { type: 'string', env: 'INSFORGE_FUNCTION_TIMEOUT_MS', for: both, arg: 'MS', help: 'Embedded backend: time a function invocation may take, in milliseconds (default 10000).' },
-  'function-memory-mb': { type: 'string', env: 'INSFORGE_FUNCTION_MEMORY_MB', for: both, arg: 'N', help: 'Embedded backend: JavaScript heap of a function invocation, in MiB (default 64).' },
   'statement-timeout-ms': { type: 'string', env: 'INSFORGE_STATEMENT_TIMEOUT_MS', for: both, arg: 'MS', help: 'Embedded backend: longest a SQL statement may run before it is ended (SQLSTATE 57014), in milliseconds (default 30000).' },
+  'function-memory-mb': { type: 'string', env: 'INSFORGE_FUNCTION_MEMORY_MB', for: both, arg: 'N', help: 'Embedded backend: memory of a function invocation (heap and buffers), in MiB (default 64).' },
+  'deno-path': { type: 'string', env: 'INSFORGE_DENO_PATH', for: both, arg: 'PATH', help: 'Embedded backend: the Deno 2 binary functions run in (default: the one of the npm package deno).' },
   dialect: { type: 'string', env: 'INSFORGE_DIALECT', for: ['mcp'], arg: 'NAME', help: 'API dialect of the backend: auto (detect on first use), documented, or insforge-v2 (default auto).' },
   timeout: { type: 'string', env: 'INSFORGE_TIMEOUT_MS', for: ['mcp'], arg: 'MS', help: 'Per-request timeout to the backend in milliseconds (default 30000).' },
   help: { type: 'boolean', for: both, help: 'Show this help.' },
@@ -80,6 +81,7 @@ const common = {
   functionTimeoutMs: positive.optional(),
   functionMemoryMb: positive.optional(),
   statementTimeoutMs: positive.optional(),
+  denoPath: z.string().min(1).optional(),
 };
 
 export const BackendConfigSchema = z.object({

@@ -14,7 +14,7 @@ import { registerTableRoutes } from './db/tables.js';
 import { registerStorageRoutes, type StorageOptions } from './storage/routes.js';
 import { registerAiRoutes } from './ai/routes.js';
 import type { AiProviderOptions } from './ai/provider.js';
-import { registerFunctionRoutes, type FunctionLimitOptions } from './functions/routes.js';
+import { registerFunctionRoutes, type FunctionSettings } from './functions/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -31,7 +31,7 @@ export interface AppOptions {
   bodyLimit?: number;
   storage: StorageOptions;
   ai?: AiProviderOptions;
-  functions?: FunctionLimitOptions;
+  functions?: FunctionSettings;
   log?: (msg: string) => void;
 }
 
@@ -138,6 +138,6 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   registerTableRoutes(app, ctx);
   registerStorageRoutes(app, ctx, opts.storage);
   registerAiRoutes(app, opts.ai ?? {});
-  registerFunctionRoutes(app, ctx, { limits: opts.functions ?? {}, log: opts.log ?? (() => undefined) });
+  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined) });
   return app;
 }

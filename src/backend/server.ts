@@ -29,6 +29,8 @@ export interface BackendOptions {
   functionMemoryMb?: number;
   /** Longest a statement may run before it is ended with SQLSTATE 57014 (default 30 s). */
   statementTimeoutMs?: number;
+  /** The Deno binary functions run in; by default the one of the npm package `deno`. */
+  denoPath?: string;
   log: (msg: string) => void;
 }
 
@@ -82,7 +84,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     await bootstrap(db);
     const catalog = new Catalog(db.internal);
     const tokens = new TokenService(keys.jwtSecret, db.internal);
-    const app = await buildApp({ db, catalog, keys, tokens, ...callerAccess(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb } });
+    const app = await buildApp({ db, catalog, keys, tokens, ...callerAccess(db) }, { corsOrigins: opts.corsOrigins, rateLimit: opts.rateLimit, adminRateLimit: opts.adminRateLimit, log: opts.log, storage: { dir: join(opts.dataDir, 'storage'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES }, ai: { baseUrl: opts.aiBaseUrl, apiKey: opts.aiApiKey }, functions: { timeoutMs: opts.functionTimeoutMs, memoryMb: opts.functionMemoryMb, denoPath: opts.denoPath } });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : opts.port;

@@ -299,9 +299,24 @@ export class InsForgeClient {
     const headers = {
       ...(hasBody && typeof req.body !== 'string' ? { 'content-type': 'application/json' } : {}),
       ...req.headers,
-      ...(await this.headersFor('session', signal)),
+      ...(await this.invokeHeaders(signal)),
     };
     return this.http.raw({ method: req.method, url: `${target.baseUrl}${path}`, headers, body, signal });
+  }
+
+  /**
+   * A function is code that sees the credential it is called with (and may echo it): it is called
+   * as the signed-in user (or with the caller's own bearer, stateless), else with the anon key —
+   * never with the admin key.
+   */
+  private async invokeHeaders(signal?: AbortSignal): Promise<Record<string, string>> {
+    if (this.identity.token) return { authorization: `Bearer ${this.identity.token}` };
+    const target = await this.target();
+    const anonKey = target.anonKey ?? (target.apiKey ? await this.fetchAnonKey(target, signal) : undefined);
+    if (!anonKey) {
+      throw new BackendError(503, 'ANON_KEY_UNAVAILABLE', 'invoke-function calls functions with the anon key (never the admin key), and none is configured or could be fetched', 'Set --anon-key (INSFORGE_ANON_KEY), or sign in first with sign-in.');
+    }
+    return authHeaders(await this.resolveDialect(signal), { anonKey }, 'anon');
   }
 
   async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal, opts: { readOnly?: boolean } = {}): Promise<RawSqlResult> {

@@ -41,6 +41,7 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
           functionTimeoutMs: config.functionTimeoutMs,
           functionMemoryMb: config.functionMemoryMb,
           statementTimeoutMs: config.statementTimeoutMs,
+          denoPath: config.denoPath,
           log,
         });
         log(`embedded backend (${backend.db.kind}) at ${backend.url}; keys in ${backend.keysPath}`);

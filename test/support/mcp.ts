@@ -24,9 +24,17 @@ export async function stdioClient(args: string[], env: Record<string, string> = 
   return { client, stderr: () => stderr };
 }
 
-/** Spawns `insforge-mcp --http` and waits for the URL it prints. */
-export async function spawnHttpServer(args: string[], env: Record<string, string> = serverEnv()): Promise<{ url: string; child: ChildProcess; stderr: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, '--http', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface SpawnedServer {
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+  /** Stops it with SIGTERM and checks that it wrote nothing to stdout. */
+  stop: () => Promise<void>;
+}
+
+/** Spawns the built CLI and waits until its log (stderr) names the URL it serves. */
+async function spawnServer(args: string[], env: Record<string, string>, urlFrom: (stderr: string) => string | undefined): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -34,22 +42,35 @@ export async function spawnHttpServer(args: string[], env: Record<string, string
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 60_000);
     child.stderr!.on('data', (d) => {
       stderr += d;
-      const m = /Streamable HTTP at (http:\/\/[^\s]+)\/mcp/.exec(stderr);
-      if (m && /Client configs/.test(stderr)) {
+      const found = urlFrom(stderr);
+      if (found) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(found);
       }
     });
     child.on('exit', (code) => reject(new Error(`server exited ${code}:\n${stderr}`)));
   });
   const stop = async () => {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGTERM');
     await exited;
-    expect(stdout, 'nothing may be written to stdout in HTTP mode').toBe('');
+    expect(stdout, 'nothing may be written to stdout').toBe('');
   };
   return { url, child, stderr: () => stderr, stop };
+}
+
+/** Spawns `insforge-mcp --http` and waits for the URL it prints. */
+export function spawnHttpServer(args: string[], env: Record<string, string> = serverEnv()): Promise<SpawnedServer> {
+  return spawnServer(['--http', '--port', '0', ...args], env, (stderr) => {
+    const m = /Streamable HTTP at (http:\/\/[^\s]+)\/mcp/.exec(stderr);
+    return m && /Client configs/.test(stderr) ? m[1] : undefined;
+  });
+}
+
+/** Spawns `insforge-mcp backend` on a free port and waits for the URL it prints. */
+export function spawnCliBackend(args: string[], env: Record<string, string> = serverEnv()): Promise<SpawnedServer> {
+  return spawnServer(['backend', '--port', '0', ...args], env, (stderr) => /backend ready at (http:\/\/\S+)/.exec(stderr)?.[1]);
 }
 
 export interface ToolOutcome {

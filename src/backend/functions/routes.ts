@@ -8,13 +8,15 @@ import { FunctionStore } from './store.js';
 import { FunctionRunner, InvocationAborted, type FunctionLimits } from './runner.js';
 
 /** Settable per backend; undefined means the default. */
-export interface FunctionLimitOptions {
+export interface FunctionSettings {
   timeoutMs?: number;
   memoryMb?: number;
+  /** A Deno binary of one's own; by default the npm package's. */
+  denoPath?: string;
 }
 
 export interface FunctionsOptions {
-  limits: FunctionLimitOptions;
+  settings: FunctionSettings;
   log: (msg: string) => void;
 }
 
@@ -63,11 +65,25 @@ const notFound = (name: string) => new ApiError(404, 'FUNCTION_NOT_FOUND', `Func
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length', 'expect']);
 
 /** The backend's own address as seen from this machine, for functions that call back into it. */
-function selfUrl(app: FastifyInstance): string {
+function selfAddress(app: FastifyInstance): { host: string; port: number } {
   const a = app.server.address();
   if (!a || typeof a === 'string') throw new Error('the backend is not listening on TCP');
   const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `http://${host}:${a.port}`;
+  return { host, port: a.port };
+}
+
+const selfUrl = (app: FastifyInstance) => {
+  const { host, port } = selfAddress(app);
+  return `http://${host}:${port}`;
+};
+
+/**
+ * Where a function may connect: the backend's own API and nothing else — not the MCP HTTP endpoint,
+ * not other services on this machine, not the internet (no outbound host is allowed yet).
+ */
+function allowedHosts(app: FastifyInstance): string[] {
+  const { host, port } = selfAddress(app);
+  return host === '127.0.0.1' ? [`127.0.0.1:${port}`, `localhost:${port}`] : [`${host}:${port}`];
 }
 
 /** The credential the caller sent, handed to the function so it can call the backend as the caller. */
@@ -83,8 +99,10 @@ function callerToken(req: FastifyRequest): string | undefined {
  */
 export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext, opts: FunctionsOptions): void {
   const store = new FunctionStore(ctx.db.internal);
+  const { settings } = opts;
   const runner = new FunctionRunner(
-    { ...DEFAULT_LIMITS, timeoutMs: opts.limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs, memoryMb: opts.limits.memoryMb ?? DEFAULT_LIMITS.memoryMb },
+    { ...DEFAULT_LIMITS, timeoutMs: settings.timeoutMs ?? DEFAULT_LIMITS.timeoutMs, memoryMb: settings.memoryMb ?? DEFAULT_LIMITS.memoryMb },
+    { denoPath: settings.denoPath, allowNet: () => allowedHosts(app) },
     opts.log,
   );
   app.addHook('onClose', () => runner.close());
@@ -140,11 +158,15 @@ export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext
     if (code === undefined) throw new ApiError(404, 'FUNCTION_NOT_FOUND', `Function "${name}" not found or not active`, 'List the functions with GET /api/functions; a draft must be set to "active" first.');
     const baseUrl = selfUrl(app);
     const token = callerToken(req);
+    // What InsForge gives its functions too (INSFORGE_INTERNAL_URL is its name for the backend seen
+    // from the functions runtime; ANON_KEY is public), and the caller's own credential. Never the
+    // admin key unless the caller sent it. The project's secrets will join these (issue 17).
+    const env: Record<string, string> = { INSFORGE_BASE_URL: baseUrl, INSFORGE_INTERNAL_URL: baseUrl, ANON_KEY: ctx.keys.anonKey, ...(token ? { INSFORGE_TOKEN: token } : {}) };
     const headers = Object.entries(req.headers).flatMap(([k, v]) => (HOP_BY_HOP.has(k) || v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one): [string, string] => [k, one])));
     const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength) : undefined;
     let res;
     try {
-      res = await runner.invoke(name, code, { method: req.method, url: `${baseUrl}${req.url}`, headers, body }, { INSFORGE_BASE_URL: baseUrl, ...(token ? { INSFORGE_TOKEN: token } : {}) }, disconnectSignal(reply));
+      res = await runner.invoke(name, code, { method: req.method, url: `${baseUrl}${req.url}`, headers, body }, env, disconnectSignal(reply));
     } catch (err) {
       if (err instanceof InvocationAborted) return reply.hijack(); // nobody is listening any more
       throw err;

@@ -69,7 +69,7 @@ export const invokeFunction = defineTool(
   {
     name: 'invoke-function',
     group: 'functions',
-    description: 'Call a function; returns its status, headers and body, errors included.',
+    description: 'Call a function as the signed-in user, else with the anon key; returns its status, headers and body, errors included.',
     input: {
       slug,
       method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional().describe('Default POST'),
