@@ -43,9 +43,11 @@ export interface HttpServerOptions {
   /** Default 3333; 0 picks an ephemeral port. */
   port?: number;
   /**
-   * Origins a browser may call from. Entries are origins (`https://app.example`), or
-   * `scheme://host:*` for any port, or `*` for any origin. Default: localhost, 127.0.0.1
-   * and [::1] over http/https on any port. Requests without an Origin header are allowed.
+   * Origins a browser may call from besides this server's own (`http://127.0.0.1:<port>` and
+   * `http://localhost:<port>`, `http://[::1]:<port>` when bound there): exact origins
+   * (`https://app.example`), `scheme://host:*` for any port, or `*` for any origin. Other pages on
+   * localhost — the embedded backend's, a dev server's — are not the server's own and are refused.
+   * Requests without an Origin header (clients that are not browsers) are allowed.
    */
   allowedOrigins?: string[];
   /**
@@ -85,10 +87,6 @@ export interface RunningHttpServer {
 
 export const DEFAULT_PORT = 3333;
 export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
-export const DEFAULT_ALLOWED_ORIGINS: readonly string[] = DEFAULT_ALLOWED_HOSTS.flatMap(host => [
-  `http://${host}:*`,
-  `https://${host}:*`
-]);
 
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
@@ -114,7 +112,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const allowedHosts = opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS;
-  const allowedOrigins = opts.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS;
+  // this server's own origins join once the port is known (listen below)
+  const allowedOrigins = [...(opts.allowedOrigins ?? [])];
   const sessions = new Map<string, Session>();
 
   // ---------------------------------------------------------------- sessions
@@ -301,7 +300,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     if (origin !== undefined) {
       if (!isOriginAllowed(origin, allowedOrigins)) {
         log(`mcp-http: refused Origin ${JSON.stringify(origin)}`);
-        return sendJson(res, 403, { error: 'forbidden_origin', message: `Origin ${origin} is not allowed` });
+        return sendJson(res, 403, {
+          error: 'forbidden_origin',
+          message: `Origin ${origin} is not allowed: browsers may call this server only from its own origin; start it with --allowed-origins ${origin} to let that page in`
+        });
       }
       setCorsHeaders(res, origin);
       // Preflights carry no Authorization header, so answer them before the bearer check.
@@ -335,7 +337,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const idleTimeoutMs = opts.sessionIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const idleTimer = opts.stateless ? undefined : startIdleSweep(() => closeIdleSessions(idleTimeoutMs), idleTimeoutMs);
 
-  const port = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
+  const { address, port } = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
+  allowedOrigins.push(...ownOrigins(address, port));
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log(`mcp-http: listening on ${url} (${opts.stateless ? 'stateless' : 'stateful'})`);
 
@@ -434,14 +437,26 @@ function startIdleSweep(sweep: () => void, idleTimeoutMs: number): NodeJS.Timeou
   return timer;
 }
 
-function listen(server: ReturnType<typeof createHttpServer>, port: number, host: string): Promise<number> {
+function listen(server: ReturnType<typeof createHttpServer>, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
+      resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/**
+ * The origins of pages this server itself would serve: the addresses it listens on, and localhost
+ * when that is loopback. Another port on localhost is another program (the embedded backend, a dev
+ * server), so it is not among them.
+ */
+export function ownOrigins(address: string, port: number): string[] {
+  const v4Loopback = address === '127.0.0.1' || address === '0.0.0.0' || address === '::';
+  const v6Loopback = address === '::1' || address === '::';
+  if (!v4Loopback && !v6Loopback) return [`http://${address.includes(':') ? `[${address}]` : address}:${port}`];
+  return [...(v4Loopback ? ['127.0.0.1'] : []), ...(v6Loopback ? ['[::1]'] : []), 'localhost'].map(name => `http://${name}:${port}`);
 }
 
 /** `Host` header check against DNS rebinding: hostname (and port, if the entry has one) must match. */

@@ -8,6 +8,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   isHostAllowed,
   isOriginAllowed,
+  ownOrigins,
   startHttpServer,
   type HttpServerOptions,
   type McpSessionContext,
@@ -300,26 +301,48 @@ describe('security', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('refuses a foreign Origin with 403 and accepts a localhost one', async () => {
+  it('accepts its own origins and refuses every other one, other localhost ports included', async () => {
     const server = await start();
-    const res = await fetch(`${server.url}/mcp`, {
-      method: 'POST',
-      headers: { ...MCP_HEADERS, Origin: 'https://evil.example' },
-      body: JSON.stringify(INITIALIZE)
-    });
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: 'forbidden_origin', message: expect.any(String) });
+    const { port } = server;
+    // the embedded backend, a dev server, the same port over https or IPv6 (not bound there), foreign sites
+    for (const origin of [`http://127.0.0.1:${port + 1}`, 'http://localhost:5173', 'http://localhost', `https://127.0.0.1:${port}`, `http://[::1]:${port}`, 'null', 'https://evil.example']) {
+      const res = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, Origin: origin }, body: JSON.stringify(INITIALIZE) });
+      expect(res.status, origin).toBe(403);
+      expect(res.headers.get('access-control-allow-origin'), origin).toBeNull();
+      expect(await res.json()).toMatchObject({ error: 'forbidden_origin', message: expect.stringContaining('--allowed-origins') });
+    }
     expect(server.sessionCount()).toBe(0);
 
-    const { client } = await connectStreamable(server.url, { headers: { Origin: 'http://localhost:5173' } });
-    expect(await callText(client, 'echo', { text: 'from localhost' })).toBe('from localhost');
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      const { client } = await connectStreamable(server.url, { headers: { Origin: origin } });
+      expect(await callText(client, 'echo', { text: origin })).toBe(origin);
+    }
+  });
+
+  it('bound to [::1], counts http://[::1]:port as its own origin', async () => {
+    const server = await start({ host: '::1' });
+    expect(server.url).toBe(`http://[::1]:${server.port}`);
+    const { client } = await connectStreamable(server.url, { headers: { Origin: `http://[::1]:${server.port}` } });
+    expect(await callText(client, 'echo', { text: 'v6' })).toBe('v6');
+  });
+
+  it('allows the origins given in allowedOrigins as well, exactly or by scheme://host:*', async () => {
+    const server = await start({ allowedOrigins: ['http://localhost:5173', 'http://dev.internal:*'] });
+    const status = async (origin: string) =>
+      (await fetch(`${server.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, Origin: origin }, body: JSON.stringify(INITIALIZE) })).status;
+    expect(await status('http://localhost:5173')).toBe(200);
+    expect(await status('http://dev.internal:8080')).toBe(200);
+    expect(await status(`http://127.0.0.1:${server.port}`)).toBe(200);
+    expect(await status('http://localhost:5174')).toBe(403);
+    expect(await status('https://dev.internal:8080')).toBe(403);
   });
 
   it('answers CORS preflights from allowed origins', async () => {
     const server = await start({ bearerToken: 'secret' });
-    const res = await fetch(`${server.url}/mcp`, { method: 'OPTIONS', headers: { Origin: 'http://127.0.0.1:6274' } });
+    const origin = `http://127.0.0.1:${server.port}`;
+    const res = await fetch(`${server.url}/mcp`, { method: 'OPTIONS', headers: { Origin: origin } });
     expect(res.status).toBe(204);
-    expect(res.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:6274');
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
     expect(res.headers.get('access-control-expose-headers')).toContain('Mcp-Session-Id');
   });
 
@@ -400,6 +423,14 @@ describe('host and origin matching', () => {
     expect(isHostAllowed(undefined, defaults)).toBe(false);
     expect(isHostAllowed('mcp.internal:8080', ['mcp.internal:8080'])).toBe(true);
     expect(isHostAllowed('mcp.internal:9090', ['mcp.internal:8080'])).toBe(false);
+  });
+
+  it('counts as its own origins only the addresses it listens on, and localhost on loopback', () => {
+    expect(ownOrigins('127.0.0.1', 3333)).toEqual(['http://127.0.0.1:3333', 'http://localhost:3333']);
+    expect(ownOrigins('::1', 3333)).toEqual(['http://[::1]:3333', 'http://localhost:3333']);
+    expect(ownOrigins('::', 80)).toEqual(['http://127.0.0.1:80', 'http://[::1]:80', 'http://localhost:80']);
+    expect(ownOrigins('192.168.1.5', 3333)).toEqual(['http://192.168.1.5:3333']);
+    expect(ownOrigins('fd00::5', 3333)).toEqual(['http://[fd00::5]:3333']);
   });
 
   it('matches origins exactly or by scheme://host:* wildcard', () => {
