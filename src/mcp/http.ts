@@ -58,7 +58,10 @@ export interface HttpServerOptions {
   allowedHosts?: string[];
   /** When set, every MCP route (not /health) requires `Authorization: Bearer <token>`. */
   bearerToken?: string;
-  /** A fresh server + transport per POST /mcp; no sessions, no SSE. */
+  /**
+   * A fresh server + transport per POST /mcp; no sessions, no SSE. Each request must carry the
+   * caller's own `Authorization: Bearer …` (401 otherwise), which the factory receives.
+   */
   stateless?: boolean;
   createServer: (ctx: McpSessionContext) => McpServer;
   /**
@@ -310,8 +313,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     }
     if (opts.bearerToken !== undefined && !hasBearerToken(req, opts.bearerToken)) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      return sendJson(res, 401, { error: 'unauthorized', message: 'A valid bearer token is required' });
+      return sendUnauthorized(res, 'Unauthorized: send Authorization: Bearer <the server\'s --http-token>');
+    }
+    // Stateless requests act with the caller's own credential, never the configured keys: none, no request.
+    if (opts.stateless && bearerOf(req) === undefined) {
+      return sendUnauthorized(res, 'Unauthorized: in stateless mode every request needs Authorization: Bearer <an InsForge API key, anon key or user token>');
     }
     if (req.method === 'POST' && declaredBodyTooLarge(req, maxBodyBytes)) {
       return sendPayloadTooLarge(res, maxBodyBytes);
@@ -512,9 +518,13 @@ function setCorsHeaders(res: ServerResponse, origin: string): void {
   res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, WWW-Authenticate');
 }
 
+function bearerOf(req: IncomingMessage): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(headerValue(req, 'authorization') ?? '')?.[1];
+}
+
 function hasBearerToken(req: IncomingMessage, expected: string): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(req, 'authorization') ?? '');
-  return match !== null && constantTimeEqual(match[1]!, expected);
+  const token = bearerOf(req);
+  return token !== undefined && constantTimeEqual(token, expected);
 }
 
 /** Hashing first gives equal-length inputs, so neither content nor length leaks through timing. */
@@ -559,6 +569,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+function sendUnauthorized(res: ServerResponse, message: string): void {
+  res.setHeader('WWW-Authenticate', 'Bearer');
+  sendJsonRpcError(res, 401, -32000, message);
 }
 
 function sendPayloadTooLarge(res: ServerResponse, maxBytes: number): void {

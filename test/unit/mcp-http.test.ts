@@ -285,10 +285,27 @@ describe('stateless mode', () => {
 
   it('refuses GET/DELETE on /mcp with 405 and the SSE endpoints with 404', async () => {
     const server = await start({ stateless: true });
-    expect((await fetch(`${server.url}/mcp`, { headers: { Accept: 'text/event-stream' } })).status).toBe(405);
-    expect((await fetch(`${server.url}/mcp`, { method: 'DELETE' })).status).toBe(405);
+    const bearer = { Authorization: 'Bearer user-token' };
+    expect((await fetch(`${server.url}/mcp`, { headers: { ...bearer, Accept: 'text/event-stream' } })).status).toBe(405);
+    expect((await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: bearer })).status).toBe(405);
     expect((await fetch(`${server.url}/sse`)).status).toBe(404);
     expect((await fetch(`${server.url}/messages?sessionId=x`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
+  it('fails closed: without a bearer of its own a request gets 401 and never reaches a server', async () => {
+    const seen: McpSessionContext[] = [];
+    const server = await start({ stateless: true, createServer: ctx => (seen.push(ctx), createTestServer()) });
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } });
+    for (const authorization of [undefined, 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', 'Bearer a b', 'bearer']) {
+      const headers: Record<string, string> = { ...MCP_HEADERS, ...(authorization === undefined ? {} : { Authorization: authorization }) };
+      for (const body of [JSON.stringify(INITIALIZE), call]) {
+        const res = await fetch(`${server.url}/mcp`, { method: 'POST', headers, body });
+        expect(res.status, String(authorization)).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer');
+        expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: expect.stringContaining('Authorization: Bearer') } });
+      }
+    }
+    expect(seen).toEqual([]);
   });
 });
 
