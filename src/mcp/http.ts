@@ -10,6 +10,9 @@
  * A Streamable HTTP call is answered with plain JSON, written here, unless something may have to
  * reach the client before its result (progress, an elicitation): those get the SDK's SSE answer.
  *
+ * It fails closed: a browser may call only from this server's own origin (or those given), stateless
+ * mode needs the caller's own bearer, and sessions are capped per client (http-sessions.ts).
+ *
  * Plain `node:http` on purpose: express/fastify would dominate the CLI's start-up time.
  * Never writes to stdout — in stdio mode stdout is the protocol channel; use `log`.
  */
@@ -28,6 +31,7 @@ import {
   type JSONRPCRequest,
   type RequestId
 } from '@modelcontextprotocol/sdk/types.js';
+import { clientOf, DEFAULT_SESSION_LIMITS, SessionTable } from './http-sessions.js';
 
 export interface McpSessionContext {
   /** Known before the factory runs, for both stateful transports; undefined when stateless. */
@@ -72,10 +76,17 @@ export interface HttpServerOptions {
   mayAskClient?: (request: JSONRPCRequest) => boolean;
   /** Diagnostics sink; should write to stderr. Default: silent. */
   log?: (msg: string) => void;
-  /** Stateful sessions with no open request for this long are closed. Default 30 min. */
+  /** Stateful sessions with no call and no stream open for this long are closed. Default 30 min. */
   sessionIdleTimeoutMs?: number;
-  /** New sessions beyond this are refused with 503. Default 1000. */
+  /** Sessions that make no call (a request other than initialize) are closed after this long. Default 30 s. */
+  unusedSessionTimeoutMs?: number;
+  /**
+   * Sessions open at once. A newcomer beyond it is not refused: the session that costs least goes
+   * (never used first, then the longest idle). Default 1000.
+   */
   maxSessions?: number;
+  /** Sessions one client address (IPv6: one /64) holds at once; beyond it, likewise one of its own goes. Default 100. */
+  maxSessionsPerClient?: number;
   /** POST bodies larger than this are refused with 413. Default 4 MiB. */
   maxBodyBytes?: number;
 }
@@ -92,8 +103,6 @@ export const DEFAULT_PORT = 3333;
 export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
 
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
-const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
-const DEFAULT_MAX_SESSIONS = 1000;
 const MCP_PATH = '/mcp';
 const SSE_PATH = '/sse';
 const SSE_MESSAGES_PATH = '/messages';
@@ -102,34 +111,39 @@ type SessionTransport =
   | { kind: 'streamable-http'; transport: McpHttpTransport }
   | { kind: 'sse'; transport: SSEServerTransport };
 
-type Session = SessionTransport & {
-  server: McpServer;
-  /** Requests (incl. SSE streams) still being answered; an open one means "not idle". */
-  openResponses: number;
-  lastActiveAt: number;
-};
+type Session = SessionTransport & { server: McpServer };
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const allowedHosts = opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS;
   // this server's own origins join once the port is known (listen below)
   const allowedOrigins = [...(opts.allowedOrigins ?? [])];
-  const sessions = new Map<string, Session>();
 
   // ---------------------------------------------------------------- sessions
 
-  function openSession(id: string, entry: SessionTransport, server: McpServer): Session {
-    const session: Session = { ...entry, server, openResponses: 0, lastActiveAt: Date.now() };
-    sessions.set(id, session);
-    log(`mcp-http: ${entry.kind} session ${id} opened (${sessions.size} open)`);
-    return session;
+  const sessions = new SessionTable<Session>(
+    {
+      maxSessions: opts.maxSessions ?? DEFAULT_SESSION_LIMITS.maxSessions,
+      maxPerClient: opts.maxSessionsPerClient ?? DEFAULT_SESSION_LIMITS.maxPerClient,
+      idleTimeoutMs: opts.sessionIdleTimeoutMs ?? DEFAULT_SESSION_LIMITS.idleTimeoutMs,
+      unusedTimeoutMs: opts.unusedSessionTimeoutMs ?? DEFAULT_SESSION_LIMITS.unusedTimeoutMs
+    },
+    (id, session, why) => {
+      log(`mcp-http: closing session ${id}: ${why}`);
+      void closeSession(id, session);
+    }
+  );
+
+  function openSession(id: string, req: IncomingMessage, entry: SessionTransport, server: McpServer): void {
+    const client = clientOf(req.socket.remoteAddress);
+    sessions.open(id, client, { ...entry, server }, entry.transport);
+    log(`mcp-http: ${entry.kind} session ${id} opened for ${client} (${sessions.size} open)`);
   }
 
   function forgetSession(id: string): void {
-    if (sessions.delete(id)) log(`mcp-http: session ${id} closed (${sessions.size} open)`);
+    if (sessions.forget(id)) log(`mcp-http: session ${id} closed (${sessions.size} open)`);
   }
 
   async function closeSession(id: string, session: Session): Promise<void> {
@@ -137,31 +151,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // forgetting again covers a transport whose close() failed.
     await session.server.close().catch(err => log(`mcp-http: closing session ${id} failed: ${errorText(err)}`));
     forgetSession(id);
-  }
-
-  function trackResponse(session: Session, res: ServerResponse): void {
-    session.openResponses++;
-    session.lastActiveAt = Date.now();
-    res.once('close', () => {
-      session.openResponses--;
-      session.lastActiveAt = Date.now();
-    });
-  }
-
-  function closeIdleSessions(idleTimeoutMs: number): void {
-    const cutoff = Date.now() - idleTimeoutMs;
-    for (const [id, session] of sessions) {
-      if (session.openResponses === 0 && session.lastActiveAt < cutoff) {
-        log(`mcp-http: session ${id} idle, closing`);
-        void closeSession(id, session);
-      }
-    }
-  }
-
-  function refuseWhenFull(res: ServerResponse): boolean {
-    if (sessions.size < maxSessions) return false;
-    sendJsonRpcError(res, 503, -32000, 'Too many open sessions');
-    return true;
   }
 
   // ------------------------------------------------------- streamable HTTP
@@ -174,7 +163,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (session.kind !== 'streamable-http') {
         return sendJsonRpcError(res, 400, -32000, 'Bad Request: session belongs to the SSE transport');
       }
-      trackResponse(session, res);
+      sessions.track(sessionId, res, req.method === 'POST');
       return handleMcpRequest(req, res, url, session.transport, session.server);
     }
     if (req.method !== 'POST') {
@@ -188,7 +177,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
    * body, so the session candidate is built first and discarded if the SDK did not initialize it.
    */
   async function handleSessionlessPost(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (refuseWhenFull(res)) return;
     // Pre-assigning the id lets the factory know its session id before the first message.
     const id = randomUUID();
     let initialized = false;
@@ -197,7 +185,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       maxRequestBodySize: maxBodyBytes,
       onsessioninitialized: () => {
         initialized = true;
-        trackResponse(openSession(id, { kind: 'streamable-http', transport }, server), res);
+        // room is made only now, for a valid initialize: a bad POST cannot push a session out
+        openSession(id, req, { kind: 'streamable-http', transport }, server);
+        sessions.track(id, res, true);
       }
     });
     transport.onclose = () => forgetSession(id);
@@ -261,23 +251,24 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   // ------------------------------------------------------------ legacy SSE
 
-  async function handleSseStream(res: ServerResponse): Promise<void> {
-    if (refuseWhenFull(res)) return;
+  async function handleSseStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
     transport.onclose = () => forgetSession(id);
     const server = opts.createServer({ sessionId: id, transport: 'sse' });
-    trackResponse(openSession(id, { kind: 'sse', transport }, server), res);
     await server.connect(transport); // writes the `endpoint` event
+    openSession(id, req, { kind: 'sse', transport }, server);
+    sessions.track(id, res, false);
   }
 
   async function handleSseMessage(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const session = sessions.get(url.searchParams.get('sessionId') ?? '');
+    const id = url.searchParams.get('sessionId') ?? '';
+    const session = sessions.get(id);
     if (!session || session.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found');
     // The SSE transport answers oversized/invalid bodies with a bare 400, so read and parse here.
     const body = await readJsonBody(req, res);
     if (!body) return;
-    trackResponse(session, res);
+    sessions.track(id, res, true);
     await session.transport.handlePostMessage(req, res, body.message);
   }
 
@@ -327,7 +318,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return opts.stateless ? handleStatelessMcp(req, res, url) : handleStatefulMcp(req, res, url);
     }
     if (path === SSE_PATH) {
-      return req.method === 'GET' ? handleSseStream(res) : sendMethodNotAllowed(res, 'GET');
+      return req.method === 'GET' ? handleSseStream(req, res) : sendMethodNotAllowed(res, 'GET');
     }
     return req.method === 'POST' ? handleSseMessage(req, res, url) : sendMethodNotAllowed(res, 'POST');
   }
@@ -340,8 +331,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     });
   });
 
-  const idleTimeoutMs = opts.sessionIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const idleTimer = opts.stateless ? undefined : startIdleSweep(() => closeIdleSessions(idleTimeoutMs), idleTimeoutMs);
+  const idleTimer = opts.stateless ? undefined : startSweep(() => sessions.sweep(), sessions.sweepIntervalMs());
 
   const { address, port } = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
   allowedOrigins.push(...ownOrigins(address, port));
@@ -352,7 +342,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   async function close(): Promise<void> {
     if (idleTimer) clearInterval(idleTimer);
     const listenerClosed = new Promise<void>(resolve => httpServer.close(() => resolve()));
-    await Promise.all([...sessions].map(([id, session]) => closeSession(id, session)));
+    await Promise.all(sessions.ids().map(id => closeSession(id, sessions.get(id)!)));
     // Open SSE streams and keep-alive sockets would otherwise hold close() forever.
     httpServer.closeAllConnections();
     await listenerClosed;
@@ -437,8 +427,8 @@ function handleHealth(req: IncomingMessage, res: ServerResponse): void {
   sendJson(res, 200, { status: 'ok' });
 }
 
-function startIdleSweep(sweep: () => void, idleTimeoutMs: number): NodeJS.Timeout {
-  const timer = setInterval(sweep, Math.min(60_000, Math.max(10, idleTimeoutMs / 2)));
+function startSweep(sweep: () => void, intervalMs: number): NodeJS.Timeout {
+  const timer = setInterval(sweep, intervalMs);
   timer.unref(); // must not keep the process alive on its own
   return timer;
 }

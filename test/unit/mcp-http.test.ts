@@ -1,10 +1,13 @@
 import { request as httpRequest } from 'node:http';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { clientOf, DEFAULT_SESSION_LIMITS, SessionTable } from '../../src/mcp/http-sessions.js';
 import {
   isHostAllowed,
   isOriginAllowed,
@@ -30,10 +33,12 @@ function createTestServer(): McpServer {
 
 const running: RunningHttpServer[] = [];
 const clients: Client[] = [];
+const agents: Agent[] = [];
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map(c => c.close().catch(() => {})));
   await Promise.all(running.splice(0).map(s => s.close()));
+  await Promise.all(agents.splice(0).map(a => a.destroy()));
 });
 
 async function start(overrides: Partial<HttpServerOptions> = {}): Promise<RunningHttpServer> {
@@ -42,10 +47,10 @@ async function start(overrides: Partial<HttpServerOptions> = {}): Promise<Runnin
   return server;
 }
 
-type ClientOptions = { headers?: Record<string, string> };
+type ClientOptions = { headers?: Record<string, string>; fetch?: typeof fetch };
 
-async function connectStreamable(base: string, { headers }: ClientOptions = {}) {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers } });
+async function connectStreamable(base: string, { headers, fetch }: ClientOptions = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers }, fetch });
   const client = new Client({ name: 'test-client', version: '0.0.0' });
   clients.push(client);
   await client.connect(transport);
@@ -414,6 +419,139 @@ describe('security', () => {
   });
 });
 
+/** A client on its own loopback address (the server tells clients apart by address), with its own sockets. */
+function clientAt(localAddress: string, connections?: number) {
+  const agent = new Agent({ localAddress, connections });
+  agents.push(agent);
+  const agentFetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
+  return { agent, fetch: agentFetch };
+}
+
+/** initialize by hand: the session id, and nothing else done with the session. */
+async function openRawSession(base: string, doFetch: typeof fetch = fetch): Promise<string> {
+  const res = await doFetch(`${base}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: JSON.stringify(INITIALIZE) });
+  expect(res.status).toBe(200);
+  await res.text();
+  return res.headers.get('mcp-session-id')!;
+}
+
+/** A notification, which is no call: asks whether the session is still open without using it. */
+async function sessionOpen(base: string, sessionId: string): Promise<boolean> {
+  const res = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, 'Mcp-Session-Id': sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })
+  });
+  await res.text();
+  if (res.status !== 202 && res.status !== 404) throw new Error(`unexpected ${res.status}`);
+  return res.status === 202;
+}
+
+async function rawCall(base: string, sessionId: string, id: number, method = 'tools/list'): Promise<void> {
+  const res = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, 'Mcp-Session-Id': sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method })
+  });
+  expect(res.status).toBe(200);
+  await res.text();
+}
+
+describe('sessions cannot be exhausted', () => {
+  it('a client at its cap loses its own longest-unused session, never another client’s', async () => {
+    const server = await start({ maxSessionsPerClient: 3 });
+    const other = await connectStreamable(server.url, { fetch: clientAt('127.0.0.2').fetch });
+    expect(await callText(other.client, 'echo', { text: 'b' })).toBe('b');
+
+    const flooder = clientAt('127.0.0.1');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await openRawSession(server.url, flooder.fetch));
+    expect(server.sessionCount()).toBe(4);
+    expect(await Promise.all(ids.map(id => sessionOpen(server.url, id)))).toEqual([false, false, true, true, true]);
+    expect(await callText(other.client, 'echo', { text: 'still b' })).toBe('still b');
+  });
+
+  it('when full, closes a session for the newcomer instead of refusing it: unused ones first, then the longest idle', async () => {
+    const server = await start({ maxSessions: 3 });
+    const first = await connectStreamable(server.url);
+    const second = await connectStreamable(server.url);
+    await callText(second.client, 'echo', { text: '2' });
+    await callText(first.client, 'echo', { text: '1' }); // second is now the longest idle (its GET stream open all along)
+    const unused = await openRawSession(server.url);
+    expect(server.sessionCount()).toBe(3);
+
+    const newcomer = await openRawSession(server.url);
+    expect(await sessionOpen(server.url, unused)).toBe(false);
+    expect(server.sessionCount()).toBe(3);
+    await rawCall(server.url, newcomer, 1);
+
+    const next = await openRawSession(server.url);
+    expect(await sessionOpen(server.url, second.transport.sessionId!)).toBe(false);
+    expect(await callText(first.client, 'echo', { text: 'first stays' })).toBe('first stays');
+    await rawCall(server.url, newcomer, 2);
+    await rawCall(server.url, next, 1);
+    expect(server.sessionCount()).toBe(3);
+  });
+
+  it('closes a session that made no call within unusedSessionTimeoutMs, though its GET stream is open', async () => {
+    const server = await start({ unusedSessionTimeoutMs: 200 });
+    const unused = await connectStreamable(server.url); // initialize, initialized, GET stream: no call
+    const used = await connectStreamable(server.url);
+    await used.client.listTools();
+    await waitFor(() => server.sessionCount() === 1, 10_000);
+    expect(await sessionOpen(server.url, unused.transport.sessionId!)).toBe(false);
+    expect(await callText(used.client, 'echo', { text: 'kept' })).toBe('kept');
+  });
+
+  it('closes unused legacy SSE sessions too', async () => {
+    const server = await start({ unusedSessionTimeoutMs: 200 });
+    const { client } = await connectSse(server.url);
+    await sseSessionIdOf(server); // a GET /sse that never posts anything
+    await client.listTools();
+    await waitFor(() => server.sessionCount() === 1, 10_000);
+    expect(await callText(client, 'echo', { text: 'sse kept' })).toBe('sse kept');
+  });
+
+  it('by default, a session that made no call is closed within 60 s, one that did is kept (a clock of its own: no waiting)', () => {
+    let now = 0;
+    const closed: string[] = [];
+    const table = new SessionTable<string>(DEFAULT_SESSION_LIMITS, id => closed.push(id), () => now);
+    const unused = { onmessage: () => {} } as unknown as Transport;
+    const used = { onmessage: () => {} } as unknown as Transport;
+    table.open('unused', '127.0.0.1', 'unused', unused);
+    table.open('used', '127.0.0.1', 'used', used);
+    used.onmessage!({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    // the worst phase: a sweep runs just before the timeout is reached, the next one an interval later
+    const interval = table.sweepIntervalMs();
+    for (now = interval - 1; closed.length === 0 && now <= 60_000; now += interval) table.sweep();
+    expect(closed).toEqual(['unused']);
+    expect(now - interval).toBeLessThanOrEqual(60_000);
+    expect(table.get('used')).toBe('used');
+  });
+
+  it('1,000 sessions opened from one address leave a client at another address unaffected', async () => {
+    const server = await start();
+    const other = clientAt('127.0.0.2');
+    const before = await connectStreamable(server.url, { fetch: other.fetch });
+    expect(await callText(before.client, 'echo', { text: 'before' })).toBe('before');
+
+    const flooder = clientAt('127.0.0.1', 16);
+    let opened = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (opened < 1000) {
+        opened++;
+        await openRawSession(server.url, flooder.fetch);
+      }
+    }));
+    expect(opened).toBe(1000);
+    expect(server.sessionCount()).toBeLessThanOrEqual(101);
+
+    expect(await callText(before.client, 'echo', { text: 'unaffected' })).toBe('unaffected');
+    const after = await connectStreamable(server.url, { fetch: other.fetch });
+    expect(await callText(after.client, 'echo', { text: 'welcome' })).toBe('welcome');
+  }, 180_000);
+});
+
 describe('close()', () => {
   it('returns promptly with SSE and Streamable HTTP clients still connected', async () => {
     const server = await startHttpServer({ port: 0, createServer: createTestServer });
@@ -448,6 +586,17 @@ describe('host and origin matching', () => {
     expect(ownOrigins('::', 80)).toEqual(['http://127.0.0.1:80', 'http://[::1]:80', 'http://localhost:80']);
     expect(ownOrigins('192.168.1.5', 3333)).toEqual(['http://192.168.1.5:3333']);
     expect(ownOrigins('fd00::5', 3333)).toEqual(['http://[fd00::5]:3333']);
+  });
+
+  it('counts sessions against an IPv4 address or an IPv6 /64', () => {
+    expect(clientOf('127.0.0.2')).toBe('127.0.0.2');
+    expect(clientOf('::ffff:10.0.0.7')).toBe('10.0.0.7');
+    expect(clientOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+    expect(clientOf(undefined)).toBe('unknown');
   });
 
   it('matches origins exactly or by scheme://host:* wildcard', () => {
