@@ -25,6 +25,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
+  isJSONRPCNotification,
   isJSONRPCRequest,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
@@ -224,8 +225,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const body = await readJsonBody(req, res);
     if (!body) return;
     const { message } = body;
-    if (isJSONRPCRequest(message) && message.method !== 'initialize' && !answersOverSse(message, server)) {
-      return transport.answerWithJson(message, res, { headers: req.headers, url });
+    if (isJSONRPCRequest(message) && message.method !== 'initialize') {
+      if (!answersOverSse(message, server)) return transport.answerWithJson(message, res, { headers: req.headers, url });
+      return transport.answerWithStream(message, req, res);
     }
     return transport.handleRequest(req, res, message);
   }
@@ -364,10 +366,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
  * `Request` and answers over SSE unless `enableJsonResponse`, which is fixed per transport and would
  * drop progress and elicitation. Here each request is answered in the cheapest form it allows:
  * `answerWithJson` writes the result straight to the Node response; the rest stays with the SDK.
+ *
+ * A cancelled call gets no answer (the server drops it), so its POST is ended here the moment the
+ * client's `notifications/cancelled` arrives: as an SSE stream that carries nothing, on either path.
  */
 class McpHttpTransport extends StreamableHTTPServerTransport {
   /** Requests being answered with JSON, until their response is sent. */
   private readonly jsonAnswers = new Map<RequestId, ServerResponse>();
+  /** Requests POSTed alone and answered over an SSE stream of their own, until it ends. */
+  private readonly streamedAnswers = new Set<RequestId>();
 
   answerWithJson(request: JSONRPCRequest, res: ServerResponse, requestInfo: { headers: IncomingMessage['headers']; url: URL }): void {
     this.jsonAnswers.set(request.id, res);
@@ -376,6 +383,12 @@ class McpHttpTransport extends StreamableHTTPServerTransport {
       if (this.jsonAnswers.get(request.id) === res) this.jsonAnswers.delete(request.id);
     });
     this.onmessage?.(request, { requestInfo });
+  }
+
+  answerWithStream(request: JSONRPCRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.streamedAnswers.add(request.id);
+    res.once('close', () => this.streamedAnswers.delete(request.id));
+    return this.handleRequest(req, res, request);
   }
 
   override async start(): Promise<void> {
@@ -387,7 +400,28 @@ class McpHttpTransport extends StreamableHTTPServerTransport {
       this.jsonAnswers.clear();
       onclose?.();
     };
+    const onmessage = this.onmessage;
+    this.onmessage = (message, extra) => {
+      onmessage?.(message, extra); // the server aborts the call's handler
+      const cancelled = cancelledRequestOf(message);
+      if (cancelled !== undefined) this.endCancelled(cancelled);
+    };
     return super.start();
+  }
+
+  private endCancelled(id: RequestId): void {
+    const res = this.jsonAnswers.get(id);
+    if (res) {
+      this.jsonAnswers.delete(id);
+      if (this.sessionId !== undefined) res.setHeader('Mcp-Session-Id', this.sessionId);
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }).end();
+      return;
+    }
+    if (!this.streamedAnswers.delete(id)) return;
+    this.closeSSEStream(id);
+    // The SDK forgets a request once its answer is sent, and a cancelled one gets none: an answer
+    // with no stream left to go to makes it forget (it is dropped, and send says so by rejecting).
+    super.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.ConnectionClosed, message: 'Request cancelled' } }).catch(() => undefined);
   }
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -402,6 +436,13 @@ class McpHttpTransport extends StreamableHTTPServerTransport {
     if (this.sessionId !== undefined) res.setHeader('Mcp-Session-Id', this.sessionId);
     sendJson(res, 200, message);
   }
+}
+
+/** The request a `notifications/cancelled` names, if the message is one. */
+function cancelledRequestOf(message: JSONRPCMessage): RequestId | undefined {
+  if (!isJSONRPCNotification(message) || message.method !== 'notifications/cancelled') return undefined;
+  const id = message.params?.requestId;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 /**

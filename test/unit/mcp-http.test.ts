@@ -552,6 +552,81 @@ describe('sessions cannot be exhausted', () => {
   }, 180_000);
 });
 
+/** Rejects if `promise` has not settled in `ms`: a hang check with a wide margin, not a timing. */
+function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms)));
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+describe('a cancelled call ends its POST at once', () => {
+  /** `hold` runs until its call is cancelled. */
+  function holdingServer(started: string[], aborted: string[]): McpServer {
+    const server = createTestServer();
+    server.registerTool('hold', { description: 'Runs until cancelled' }, async extra => {
+      started.push(String(extra.requestId));
+      await new Promise(resolve => extra.signal.addEventListener('abort', resolve));
+      aborted.push(String(extra.requestId));
+      return { content: [{ type: 'text', text: 'too late' }] };
+    });
+    return server;
+  }
+
+  for (const [path, meta] of [['plain-JSON', undefined], ['SSE', { progressToken: 'p' }]] as const) {
+    it(`on the ${path} path: the POST ends with no answer, and its socket carries the next call`, async () => {
+      const started: string[] = [];
+      const aborted: string[] = [];
+      const server = await start({ createServer: () => holdingServer(started, aborted) });
+      const sessionId = await openRawSession(server.url);
+      const headers = { ...MCP_HEADERS, 'Mcp-Session-Id': sessionId };
+      const caller = clientAt('127.0.0.1', 1); // one socket: what the held call leaves on it shows
+      const post = (body: unknown) => caller.fetch(`${server.url}/mcp`, { method: 'POST', headers, body: JSON.stringify(body) });
+
+      const held = post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'hold', arguments: {}, ...(meta ? { _meta: meta } : {}) } });
+      await waitFor(() => started.length === 1);
+      const cancel = await fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'user stopped it' } })
+      });
+      expect(cancel.status).toBe(202);
+
+      const answer = await settlesWithin(held.then(async res => ({ res, text: await res.text() })), 10_000, 'the cancelled POST');
+      expect(answer.res.status).toBe(200);
+      expect(answer.res.headers.get('content-type')).toBe('text/event-stream');
+      expect(answer.text).not.toContain('"id":7'); // a cancelled request gets no response
+      expect(aborted).toEqual(['7']);
+      // one connection (undici keeps a Client, not a Pool, for it): still up, nothing on it
+      expect(caller.agent.stats[server.url]).toMatchObject({ connected: true, running: 0, pending: 0 });
+
+      const next = await settlesWithin(post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'echo', arguments: { text: 'next' } } }), 10_000, 'the next call');
+      expect(await next.json()).toMatchObject({ id: 8, result: { content: [{ text: 'next' }] } });
+      expect(caller.agent.stats[server.url]).toMatchObject({ connected: true, running: 0 });
+    });
+  }
+
+  it('through the SDK client: an aborted callTool leaves no request open', async () => {
+    const started: string[] = [];
+    const aborted: string[] = [];
+    const server = await start({ createServer: () => holdingServer(started, aborted) });
+    // calls on their own sockets, so that the client's GET stream does not count
+    const calls = clientAt('127.0.0.1');
+    const routed = ((url: string | URL, init?: RequestInit) =>
+      (String(init?.body ?? '').includes('"tools/call"') ? calls.fetch : fetch)(url, init)) as typeof fetch;
+    const { client } = await connectStreamable(server.url, { fetch: routed });
+    for (const withProgress of [false, true]) {
+      const controller = new AbortController();
+      const call = client.callTool({ name: 'hold', arguments: {} }, undefined, { signal: controller.signal, ...(withProgress ? { onprogress: () => {} } : {}) });
+      await waitFor(() => started.length === aborted.length + 1);
+      controller.abort();
+      await expect(call).rejects.toThrow();
+      await expect.poll(() => calls.agent.stats[server.url]?.running, { timeout: 10_000 }).toBe(0);
+    }
+    expect(aborted).toHaveLength(2);
+    expect(await callText(client, 'echo', { text: 'after' })).toBe('after');
+  });
+});
+
 describe('close()', () => {
   it('returns promptly with SSE and Streamable HTTP clients still connected', async () => {
     const server = await startHttpServer({ port: 0, createServer: createTestServer });
