@@ -119,6 +119,17 @@ describe('Streamable HTTP: JSON answers, SSE when the call needs a stream', () =
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
     expect(rest).toContain('NOT_CONFIRMED');
   });
+
+  it('gives a client that supports only URL-mode elicitation the confirm: true fallback, not an internal error', async () => {
+    // URL mode sends the user to a page; a yes/no question needs form mode, which this client lacks
+    const client = await connect({ elicitation: { url: {} } });
+    await call(client, 'run-sql', { query: "create table links (href text); insert into links values ('a'), ('b')" });
+    const where = [{ column: 'href', op: 'eq', value: 'a' }];
+    const unconfirmed = await call(client, 'delete-records', { table: 'links', where }, { allowError: true });
+    expect(unconfirmed.data.error).toMatchObject({ status: 428, code: 'CONFIRMATION_REQUIRED', nextActions: expect.stringContaining('"confirm": true') });
+    expect((await call(client, 'delete-records', { table: 'links', where, confirm: true })).data.deleted).toBe(1);
+    expect((await call(client, 'query-table', { table: 'links' })).data.rows).toEqual([{ href: 'b' }]);
+  });
 });
 
 /** The built bin with its embedded backend; "gated" holds the AI call open until it is cancelled. */
