@@ -1,4 +1,3 @@
-import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,6 +7,7 @@ import { ElicitRequestSchema, LoggingMessageNotificationSchema, type CallToolRes
 import { startHttpServer } from '../../src/mcp/http.js';
 import { freshDataDir, TEST_API_KEY } from '../support/backend.js';
 import { startAiStandin, type AiStandin } from '../support/ai-standin.js';
+import { clientAt } from '../support/client-at.js';
 import { call, serverEnv, spawnHttpServer } from '../support/mcp.js';
 
 const ACCEPT = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -148,9 +148,8 @@ describe('cancel over HTTP ends the POST', () => {
   for (const path of ['plain-JSON', 'SSE'] as const) {
     it(`on the ${path} path: the call's POST ends, its socket is free, the AI stream is cut`, async () => {
       // the calls go out on sockets of their own, so that the client's GET stream is not counted with them
-      const calls = new Agent();
-      const routed = ((url: string | URL, init?: RequestInit) =>
-        String(init?.body ?? '').includes('"tools/call"') ? undiciFetch(url, { ...(init as object), dispatcher: calls }) : fetch(url, init)) as unknown as typeof fetch;
+      const { agent: calls, fetch: callsFetch } = clientAt();
+      const routed = ((url: string | URL, init?: RequestInit) => (String(init?.body ?? '').includes('"tools/call"') ? callsFetch : fetch)(url, init)) as typeof fetch;
       const client = new Client({ name: 'cancel-test', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { fetch: routed }));
       try {

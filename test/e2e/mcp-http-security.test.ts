@@ -15,7 +15,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -25,6 +24,7 @@ import { InsForgeClient } from '../../src/client/client.js';
 import { createMcpServer } from '../../src/mcp/server.js';
 import { selectTools } from '../../src/mcp/toolsets.js';
 import { freshDataDir, startTestBackend, TEST_ANON_KEY, TEST_API_KEY, type TestBackend } from '../support/backend.js';
+import { clientAt } from '../support/client-at.js';
 import { call, serverEnv, spawnHttpServer } from '../support/mcp.js';
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -194,13 +194,6 @@ async function connect(base: string, fetchFn?: typeof fetch): Promise<Client> {
   const client = new Client({ name: 'security-test', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { fetch: fetchFn }));
   return client;
-}
-
-/** A client on its own loopback address (the server tells clients apart by address). */
-function clientAt(localAddress: string, connections?: number) {
-  const agent = new Agent({ localAddress, connections });
-  const agentFetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
-  return { agent, fetch: agentFetch };
 }
 
 interface PageServer {

@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -7,6 +7,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { clientAt as newClientAt } from '../support/client-at.js';
 import { clientOf, DEFAULT_SESSION_LIMITS, SessionTable } from '../../src/mcp/http-sessions.js';
 import {
   isHostAllowed,
@@ -419,12 +420,11 @@ describe('security', () => {
   });
 });
 
-/** A client on its own loopback address (the server tells clients apart by address), with its own sockets. */
+/** A client at its own address (see support/client-at.ts), closed after the test. */
 function clientAt(localAddress: string, connections?: number) {
-  const agent = new Agent({ localAddress, connections });
-  agents.push(agent);
-  const agentFetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
-  return { agent, fetch: agentFetch };
+  const client = newClientAt(localAddress, connections);
+  agents.push(client.agent);
+  return client;
 }
 
 /** initialize by hand: the session id, and nothing else done with the session. */
