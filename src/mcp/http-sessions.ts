@@ -70,7 +70,7 @@ export class SessionTable<T> {
   /** Adds a session of `client`, after closing what the limits say must go to make room for it. */
   open(id: string, client: string, value: T, transport: Transport): void {
     const mine = [...this.entries].filter(([, e]) => e.client === client);
-    if (mine.length >= this.limits.maxPerClient) this.evict(mine, `its client ${client} opened more than ${this.limits.maxPerClient}`);
+    if (mine.length >= this.limits.maxPerClient) this.evict(mine, `its client ${client} holds ${this.limits.maxPerClient}`);
     else if (this.entries.size >= this.limits.maxSessions) this.evict([...this.entries], `the server holds ${this.limits.maxSessions}`);
     const at = this.now();
     const entry: Entry<T> = { value, client, used: false, openResponses: 0, openCalls: 0, openedAt: at, lastActiveAt: at };
