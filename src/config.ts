@@ -30,10 +30,10 @@ export const FLAGS = {
   http: { type: 'boolean', env: 'INSFORGE_HTTP', for: ['mcp'], help: 'Serve MCP over HTTP (Streamable HTTP at /mcp, legacy SSE at /sse) instead of stdio.' },
   port: { type: 'string', env: 'INSFORGE_PORT', for: both, arg: 'N', help: 'Port to listen on (MCP HTTP default 3333, backend default 7130).' },
   host: { type: 'string', env: 'INSFORGE_HOST', for: both, arg: 'HOST', help: 'Interface to bind (default 127.0.0.1).' },
-  'allowed-origins': { type: 'string', env: 'INSFORGE_ALLOWED_ORIGINS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated browser Origins allowed on the MCP HTTP server (default: localhost only).' },
+  'allowed-origins': { type: 'string', env: 'INSFORGE_ALLOWED_ORIGINS', for: ['mcp'], arg: 'LIST', help: 'Browser origins allowed on the MCP HTTP server besides its own (http://127.0.0.1:PORT, http://localhost:PORT), comma-separated: scheme://host[:port], scheme://host:* (any port) or * (default: none; other localhost ports are refused).' },
   'allowed-hosts': { type: 'string', env: 'INSFORGE_ALLOWED_HOSTS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated Host header values allowed (default: localhost, 127.0.0.1, [::1]).' },
   'http-token': { type: 'string', env: 'INSFORGE_HTTP_TOKEN', for: ['mcp'], arg: 'TOKEN', help: 'Require "Authorization: Bearer TOKEN" on the MCP HTTP server.' },
-  stateless: { type: 'boolean', env: 'INSFORGE_STATELESS', for: ['mcp'], help: "With --http: keep no sessions; each request acts with the caller's own Authorization: Bearer (an InsForge key or user token)." },
+  stateless: { type: 'boolean', env: 'INSFORGE_STATELESS', for: ['mcp'], help: "With --http: keep no sessions; each request must carry the caller's own Authorization: Bearer (an InsForge key or user token), and acts with it (401 without; the configured keys are never used)." },
   'read-only': { type: 'boolean', env: 'INSFORGE_READ_ONLY', for: ['mcp'], help: 'Offer only tools that write nothing; run-sql runs in a read-only transaction.' },
   features: { type: 'string', env: 'INSFORGE_FEATURES', for: ['mcp'], arg: 'LIST', help: `Tool groups to offer, comma-separated: ${FEATURE_NAMES.join(',')} (default all).` },
   'backend-port': { type: 'string', env: 'INSFORGE_BACKEND_PORT', for: ['mcp'], arg: 'N', help: 'Port of the embedded backend (default 7130; a random free port if taken).' },
@@ -64,6 +64,10 @@ const list = z
   .transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean));
 const flagBool = z.union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])]).transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
+// as an Origin header reads (scheme://host[:port], no path), or scheme://host:* (any port), or *
+const originEntry = z.string().regex(/^(\*|https?:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:(\d{1,5}|\*))?)$/i, {
+  error: (i) => `"${String(i.input)}" is not an origin: write scheme://host[:port], scheme://host:* or *`,
+});
 
 const common = {
   apiKey: z.string().min(8).optional(),
@@ -94,7 +98,7 @@ export const McpConfigSchema = z.object({
   url: httpUrl.optional(),
   http: flagBool.default(false),
   port: port.default(3333),
-  allowedOrigins: list.optional(),
+  allowedOrigins: list.pipe(z.array(originEntry)).optional(),
   allowedHosts: list.optional(),
   httpToken: z.string().min(16, 'use at least 16 characters').optional(),
   timeout: positive.default(30000),

@@ -10,6 +10,9 @@
  * A Streamable HTTP call is answered with plain JSON, written here, unless something may have to
  * reach the client before its result (progress, an elicitation): those get the SDK's SSE answer.
  *
+ * It fails closed: a browser may call only from this server's own origin (or those given), stateless
+ * mode needs the caller's own bearer, and sessions are capped per client (http-sessions.ts).
+ *
  * Plain `node:http` on purpose: express/fastify would dominate the CLI's start-up time.
  * Never writes to stdout — in stdio mode stdout is the protocol channel; use `log`.
  */
@@ -22,12 +25,14 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
+  isJSONRPCNotification,
   isJSONRPCRequest,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type JSONRPCRequest,
   type RequestId
 } from '@modelcontextprotocol/sdk/types.js';
+import { clientOf, DEFAULT_SESSION_LIMITS, SessionTable } from './http-sessions.js';
 
 export interface McpSessionContext {
   /** Known before the factory runs, for both stateful transports; undefined when stateless. */
@@ -43,9 +48,11 @@ export interface HttpServerOptions {
   /** Default 3333; 0 picks an ephemeral port. */
   port?: number;
   /**
-   * Origins a browser may call from. Entries are origins (`https://app.example`), or
-   * `scheme://host:*` for any port, or `*` for any origin. Default: localhost, 127.0.0.1
-   * and [::1] over http/https on any port. Requests without an Origin header are allowed.
+   * Origins a browser may call from besides this server's own (`http://127.0.0.1:<port>` and
+   * `http://localhost:<port>`, `http://[::1]:<port>` when bound there): exact origins
+   * (`https://app.example`), `scheme://host:*` for any port, or `*` for any origin. Other pages on
+   * localhost — the embedded backend's, a dev server's — are not the server's own and are refused.
+   * Requests without an Origin header (clients that are not browsers) are allowed.
    */
   allowedOrigins?: string[];
   /**
@@ -56,7 +63,10 @@ export interface HttpServerOptions {
   allowedHosts?: string[];
   /** When set, every MCP route (not /health) requires `Authorization: Bearer <token>`. */
   bearerToken?: string;
-  /** A fresh server + transport per POST /mcp; no sessions, no SSE. */
+  /**
+   * A fresh server + transport per POST /mcp; no sessions, no SSE. Each request must carry the
+   * caller's own `Authorization: Bearer …` (401 otherwise), which the factory receives.
+   */
   stateless?: boolean;
   createServer: (ctx: McpSessionContext) => McpServer;
   /**
@@ -67,10 +77,17 @@ export interface HttpServerOptions {
   mayAskClient?: (request: JSONRPCRequest) => boolean;
   /** Diagnostics sink; should write to stderr. Default: silent. */
   log?: (msg: string) => void;
-  /** Stateful sessions with no open request for this long are closed. Default 30 min. */
+  /** Stateful sessions with no call and no stream open for this long are closed. Default 30 min. */
   sessionIdleTimeoutMs?: number;
-  /** New sessions beyond this are refused with 503. Default 1000. */
+  /** Sessions that make no call (a request other than initialize) are closed after this long. Default 30 s. */
+  unusedSessionTimeoutMs?: number;
+  /**
+   * Sessions open at once. A newcomer beyond it is not refused: the session that costs least goes
+   * (never used first, then the longest idle). Default 1000.
+   */
   maxSessions?: number;
+  /** Sessions one client address (IPv6: one /64) holds at once; beyond it, likewise one of its own goes. Default 100. */
+  maxSessionsPerClient?: number;
   /** POST bodies larger than this are refused with 413. Default 4 MiB. */
   maxBodyBytes?: number;
 }
@@ -85,14 +102,8 @@ export interface RunningHttpServer {
 
 export const DEFAULT_PORT = 3333;
 export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
-export const DEFAULT_ALLOWED_ORIGINS: readonly string[] = DEFAULT_ALLOWED_HOSTS.flatMap(host => [
-  `http://${host}:*`,
-  `https://${host}:*`
-]);
 
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
-const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
-const DEFAULT_MAX_SESSIONS = 1000;
 const MCP_PATH = '/mcp';
 const SSE_PATH = '/sse';
 const SSE_MESSAGES_PATH = '/messages';
@@ -101,33 +112,39 @@ type SessionTransport =
   | { kind: 'streamable-http'; transport: McpHttpTransport }
   | { kind: 'sse'; transport: SSEServerTransport };
 
-type Session = SessionTransport & {
-  server: McpServer;
-  /** Requests (incl. SSE streams) still being answered; an open one means "not idle". */
-  openResponses: number;
-  lastActiveAt: number;
-};
+type Session = SessionTransport & { server: McpServer };
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const allowedHosts = opts.allowedHosts ?? DEFAULT_ALLOWED_HOSTS;
-  const allowedOrigins = opts.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS;
-  const sessions = new Map<string, Session>();
+  // this server's own origins join once the port is known (listen below)
+  const allowedOrigins = [...(opts.allowedOrigins ?? [])];
 
   // ---------------------------------------------------------------- sessions
 
-  function openSession(id: string, entry: SessionTransport, server: McpServer): Session {
-    const session: Session = { ...entry, server, openResponses: 0, lastActiveAt: Date.now() };
-    sessions.set(id, session);
-    log(`mcp-http: ${entry.kind} session ${id} opened (${sessions.size} open)`);
-    return session;
+  const sessions = new SessionTable<Session>(
+    {
+      maxSessions: opts.maxSessions ?? DEFAULT_SESSION_LIMITS.maxSessions,
+      maxPerClient: opts.maxSessionsPerClient ?? DEFAULT_SESSION_LIMITS.maxPerClient,
+      idleTimeoutMs: opts.sessionIdleTimeoutMs ?? DEFAULT_SESSION_LIMITS.idleTimeoutMs,
+      unusedTimeoutMs: opts.unusedSessionTimeoutMs ?? DEFAULT_SESSION_LIMITS.unusedTimeoutMs
+    },
+    (id, session, why) => {
+      log(`mcp-http: closing session ${id}: ${why}`);
+      void closeSession(id, session);
+    }
+  );
+
+  function openSession(id: string, req: IncomingMessage, entry: SessionTransport, server: McpServer): void {
+    const client = clientOf(req.socket.remoteAddress);
+    sessions.open(id, client, { ...entry, server }, entry.transport);
+    log(`mcp-http: ${entry.kind} session ${id} opened for ${client} (${sessions.size} open)`);
   }
 
   function forgetSession(id: string): void {
-    if (sessions.delete(id)) log(`mcp-http: session ${id} closed (${sessions.size} open)`);
+    if (sessions.forget(id)) log(`mcp-http: session ${id} closed (${sessions.size} open)`);
   }
 
   async function closeSession(id: string, session: Session): Promise<void> {
@@ -135,31 +152,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // forgetting again covers a transport whose close() failed.
     await session.server.close().catch(err => log(`mcp-http: closing session ${id} failed: ${errorText(err)}`));
     forgetSession(id);
-  }
-
-  function trackResponse(session: Session, res: ServerResponse): void {
-    session.openResponses++;
-    session.lastActiveAt = Date.now();
-    res.once('close', () => {
-      session.openResponses--;
-      session.lastActiveAt = Date.now();
-    });
-  }
-
-  function closeIdleSessions(idleTimeoutMs: number): void {
-    const cutoff = Date.now() - idleTimeoutMs;
-    for (const [id, session] of sessions) {
-      if (session.openResponses === 0 && session.lastActiveAt < cutoff) {
-        log(`mcp-http: session ${id} idle, closing`);
-        void closeSession(id, session);
-      }
-    }
-  }
-
-  function refuseWhenFull(res: ServerResponse): boolean {
-    if (sessions.size < maxSessions) return false;
-    sendJsonRpcError(res, 503, -32000, 'Too many open sessions');
-    return true;
   }
 
   // ------------------------------------------------------- streamable HTTP
@@ -172,7 +164,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (session.kind !== 'streamable-http') {
         return sendJsonRpcError(res, 400, -32000, 'Bad Request: session belongs to the SSE transport');
       }
-      trackResponse(session, res);
+      sessions.track(sessionId, res, req.method === 'POST');
       return handleMcpRequest(req, res, url, session.transport, session.server);
     }
     if (req.method !== 'POST') {
@@ -186,7 +178,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
    * body, so the session candidate is built first and discarded if the SDK did not initialize it.
    */
   async function handleSessionlessPost(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (refuseWhenFull(res)) return;
     // Pre-assigning the id lets the factory know its session id before the first message.
     const id = randomUUID();
     let initialized = false;
@@ -195,7 +186,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       maxRequestBodySize: maxBodyBytes,
       onsessioninitialized: () => {
         initialized = true;
-        trackResponse(openSession(id, { kind: 'streamable-http', transport }, server), res);
+        // room is made only now, for a valid initialize: a bad POST cannot push a session out
+        openSession(id, req, { kind: 'streamable-http', transport }, server);
+        sessions.track(id, res, true);
       }
     });
     transport.onclose = () => forgetSession(id);
@@ -232,8 +225,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const body = await readJsonBody(req, res);
     if (!body) return;
     const { message } = body;
-    if (isJSONRPCRequest(message) && message.method !== 'initialize' && !answersOverSse(message, server)) {
-      return transport.answerWithJson(message, res, { headers: req.headers, url });
+    if (isJSONRPCRequest(message) && message.method !== 'initialize') {
+      if (!answersOverSse(message, server)) return transport.answerWithJson(message, res, { headers: req.headers, url });
+      return transport.answerWithStream(message, req, res);
     }
     return transport.handleRequest(req, res, message);
   }
@@ -259,23 +253,24 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   // ------------------------------------------------------------ legacy SSE
 
-  async function handleSseStream(res: ServerResponse): Promise<void> {
-    if (refuseWhenFull(res)) return;
+  async function handleSseStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
     transport.onclose = () => forgetSession(id);
     const server = opts.createServer({ sessionId: id, transport: 'sse' });
-    trackResponse(openSession(id, { kind: 'sse', transport }, server), res);
     await server.connect(transport); // writes the `endpoint` event
+    openSession(id, req, { kind: 'sse', transport }, server);
+    sessions.track(id, res, false);
   }
 
   async function handleSseMessage(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const session = sessions.get(url.searchParams.get('sessionId') ?? '');
+    const id = url.searchParams.get('sessionId') ?? '';
+    const session = sessions.get(id);
     if (!session || session.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found');
     // The SSE transport answers oversized/invalid bodies with a bare 400, so read and parse here.
     const body = await readJsonBody(req, res);
     if (!body) return;
-    trackResponse(session, res);
+    sessions.track(id, res, true);
     await session.transport.handlePostMessage(req, res, body.message);
   }
 
@@ -301,15 +296,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     if (origin !== undefined) {
       if (!isOriginAllowed(origin, allowedOrigins)) {
         log(`mcp-http: refused Origin ${JSON.stringify(origin)}`);
-        return sendJson(res, 403, { error: 'forbidden_origin', message: `Origin ${origin} is not allowed` });
+        return sendJson(res, 403, {
+          error: 'forbidden_origin',
+          message: `Origin ${origin} is not allowed: browsers may call this server only from its own origin; start it with --allowed-origins ${origin} to let that page in`
+        });
       }
       setCorsHeaders(res, origin);
       // Preflights carry no Authorization header, so answer them before the bearer check.
       if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     }
     if (opts.bearerToken !== undefined && !hasBearerToken(req, opts.bearerToken)) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      return sendJson(res, 401, { error: 'unauthorized', message: 'A valid bearer token is required' });
+      return sendUnauthorized(res, 'Unauthorized: send Authorization: Bearer <the server\'s --http-token>');
+    }
+    // Stateless requests act with the caller's own credential, never the configured keys: none, no request.
+    if (opts.stateless && bearerOf(req) === undefined) {
+      return sendUnauthorized(res, 'Unauthorized: in stateless mode every request needs Authorization: Bearer <an InsForge API key, anon key or user token>');
     }
     if (req.method === 'POST' && declaredBodyTooLarge(req, maxBodyBytes)) {
       return sendPayloadTooLarge(res, maxBodyBytes);
@@ -319,7 +320,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return opts.stateless ? handleStatelessMcp(req, res, url) : handleStatefulMcp(req, res, url);
     }
     if (path === SSE_PATH) {
-      return req.method === 'GET' ? handleSseStream(res) : sendMethodNotAllowed(res, 'GET');
+      return req.method === 'GET' ? handleSseStream(req, res) : sendMethodNotAllowed(res, 'GET');
     }
     return req.method === 'POST' ? handleSseMessage(req, res, url) : sendMethodNotAllowed(res, 'POST');
   }
@@ -332,10 +333,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     });
   });
 
-  const idleTimeoutMs = opts.sessionIdleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const idleTimer = opts.stateless ? undefined : startIdleSweep(() => closeIdleSessions(idleTimeoutMs), idleTimeoutMs);
+  const idleTimer = opts.stateless ? undefined : startSweep(() => sessions.sweep(), sessions.sweepIntervalMs());
 
-  const port = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
+  const { address, port } = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
+  allowedOrigins.push(...ownOrigins(address, port));
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log(`mcp-http: listening on ${url} (${opts.stateless ? 'stateless' : 'stateful'})`);
 
@@ -343,7 +344,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   async function close(): Promise<void> {
     if (idleTimer) clearInterval(idleTimer);
     const listenerClosed = new Promise<void>(resolve => httpServer.close(() => resolve()));
-    await Promise.all([...sessions].map(([id, session]) => closeSession(id, session)));
+    await Promise.all(sessions.ids().map(id => closeSession(id, sessions.get(id)!)));
     // Open SSE streams and keep-alive sockets would otherwise hold close() forever.
     httpServer.closeAllConnections();
     await listenerClosed;
@@ -365,10 +366,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
  * `Request` and answers over SSE unless `enableJsonResponse`, which is fixed per transport and would
  * drop progress and elicitation. Here each request is answered in the cheapest form it allows:
  * `answerWithJson` writes the result straight to the Node response; the rest stays with the SDK.
+ *
+ * A cancelled call gets no answer (the server drops it), so its POST is ended here the moment the
+ * client's `notifications/cancelled` arrives: as an SSE stream that carries nothing, on either path.
  */
 class McpHttpTransport extends StreamableHTTPServerTransport {
   /** Requests being answered with JSON, until their response is sent. */
   private readonly jsonAnswers = new Map<RequestId, ServerResponse>();
+  /** Requests POSTed alone and answered over an SSE stream of their own, until it ends. */
+  private readonly streamedAnswers = new Set<RequestId>();
 
   answerWithJson(request: JSONRPCRequest, res: ServerResponse, requestInfo: { headers: IncomingMessage['headers']; url: URL }): void {
     this.jsonAnswers.set(request.id, res);
@@ -377,6 +383,12 @@ class McpHttpTransport extends StreamableHTTPServerTransport {
       if (this.jsonAnswers.get(request.id) === res) this.jsonAnswers.delete(request.id);
     });
     this.onmessage?.(request, { requestInfo });
+  }
+
+  answerWithStream(request: JSONRPCRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.streamedAnswers.add(request.id);
+    res.once('close', () => this.streamedAnswers.delete(request.id));
+    return this.handleRequest(req, res, request);
   }
 
   override async start(): Promise<void> {
@@ -388,7 +400,28 @@ class McpHttpTransport extends StreamableHTTPServerTransport {
       this.jsonAnswers.clear();
       onclose?.();
     };
+    const onmessage = this.onmessage;
+    this.onmessage = (message, extra) => {
+      onmessage?.(message, extra); // the server aborts the call's handler
+      const cancelled = cancelledRequestOf(message);
+      if (cancelled !== undefined) this.endCancelled(cancelled);
+    };
     return super.start();
+  }
+
+  private endCancelled(id: RequestId): void {
+    const res = this.jsonAnswers.get(id);
+    if (res) {
+      this.jsonAnswers.delete(id);
+      if (this.sessionId !== undefined) res.setHeader('Mcp-Session-Id', this.sessionId);
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }).end();
+      return;
+    }
+    if (!this.streamedAnswers.delete(id)) return;
+    this.closeSSEStream(id);
+    // The SDK forgets a request once its answer is sent, and a cancelled one gets none: an answer
+    // with no stream left to go to makes it forget (it is dropped, and send says so by rejecting).
+    super.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.ConnectionClosed, message: 'Request cancelled' } }).catch(() => undefined);
   }
 
   override async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -403,6 +436,13 @@ class McpHttpTransport extends StreamableHTTPServerTransport {
     if (this.sessionId !== undefined) res.setHeader('Mcp-Session-Id', this.sessionId);
     sendJson(res, 200, message);
   }
+}
+
+/** The request a `notifications/cancelled` names, if the message is one. */
+function cancelledRequestOf(message: JSONRPCMessage): RequestId | undefined {
+  if (!isJSONRPCNotification(message) || message.method !== 'notifications/cancelled') return undefined;
+  const id = message.params?.requestId;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 /**
@@ -428,20 +468,32 @@ function handleHealth(req: IncomingMessage, res: ServerResponse): void {
   sendJson(res, 200, { status: 'ok' });
 }
 
-function startIdleSweep(sweep: () => void, idleTimeoutMs: number): NodeJS.Timeout {
-  const timer = setInterval(sweep, Math.min(60_000, Math.max(10, idleTimeoutMs / 2)));
+function startSweep(sweep: () => void, intervalMs: number): NodeJS.Timeout {
+  const timer = setInterval(sweep, intervalMs);
   timer.unref(); // must not keep the process alive on its own
   return timer;
 }
 
-function listen(server: ReturnType<typeof createHttpServer>, port: number, host: string): Promise<number> {
+function listen(server: ReturnType<typeof createHttpServer>, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
+      resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/**
+ * The origins of pages this server itself would serve: the addresses it listens on, and localhost
+ * when that is loopback. Another port on localhost is another program (the embedded backend, a dev
+ * server), so it is not among them.
+ */
+export function ownOrigins(address: string, port: number): string[] {
+  const v4Loopback = address === '127.0.0.1' || address === '0.0.0.0' || address === '::';
+  const v6Loopback = address === '::1' || address === '::';
+  if (!v4Loopback && !v6Loopback) return [`http://${address.includes(':') ? `[${address}]` : address}:${port}`];
+  return [...(v4Loopback ? ['127.0.0.1'] : []), ...(v6Loopback ? ['[::1]'] : []), 'localhost'].map(name => `http://${name}:${port}`);
 }
 
 /** `Host` header check against DNS rebinding: hostname (and port, if the entry has one) must match. */
@@ -497,9 +549,13 @@ function setCorsHeaders(res: ServerResponse, origin: string): void {
   res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, WWW-Authenticate');
 }
 
+function bearerOf(req: IncomingMessage): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(headerValue(req, 'authorization') ?? '')?.[1];
+}
+
 function hasBearerToken(req: IncomingMessage, expected: string): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(req, 'authorization') ?? '');
-  return match !== null && constantTimeEqual(match[1]!, expected);
+  const token = bearerOf(req);
+  return token !== undefined && constantTimeEqual(token, expected);
 }
 
 /** Hashing first gives equal-length inputs, so neither content nor length leaks through timing. */
@@ -544,6 +600,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+function sendUnauthorized(res: ServerResponse, message: string): void {
+  res.setHeader('WWW-Authenticate', 'Bearer');
+  sendJsonRpcError(res, 401, -32000, message);
 }
 
 function sendPayloadTooLarge(res: ServerResponse, maxBytes: number): void {

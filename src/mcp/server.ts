@@ -32,8 +32,8 @@ const jsonSchemaValidator = new ZodJsonSchemaValidator();
 /** One McpServer per MCP session; its closure is that session's state. */
 export function createMcpServer(opts: ServerOptions): McpServer {
   const server = new McpServer({ name: NAME, version: VERSION }, { instructions: instructions(opts.mode), capabilities: { tools: {} }, jsonSchemaValidator });
-  const callerToken = bearerOf(opts.stateless?.authorization);
-  const base = callerToken ? opts.client.withOnlyToken(callerToken) : opts.client;
+  // stateless: the caller's own bearer or no credential at all, never the configured keys
+  const base = opts.stateless ? opts.client.withOnlyToken(bearerOf(opts.stateless.authorization) ?? '') : opts.client;
   const ctx: ToolContext = {
     session: {},
     stateless: Boolean(opts.stateless),

@@ -86,10 +86,11 @@ export const asksTheClient = (spec: ToolSpec) => spec.destroys !== undefined;
 
 /**
  * Destructive calls need the user's yes: asked through MCP elicitation when the client supports
- * it, otherwise given as confirm: true. Returns a result to send instead of running, or undefined.
+ * its form mode, otherwise given as confirm: true. (URL mode only sends the user to a page; the SDK
+ * reads a bare `elicitation: {}` as form mode.) Returns a result to send instead of running, or undefined.
  */
 async function confirmDestruction(server: McpServer, tool: string, what: string, confirmed: boolean, extra: ToolExtra): Promise<CallToolResult | undefined> {
-  if (server.server.getClientCapabilities()?.elicitation) {
+  if (server.server.getClientCapabilities()?.elicitation?.form) {
     const answer = await server.server.elicitInput(
       {
         message: `${tool} will ${what}. This cannot be undone. Go ahead?`,

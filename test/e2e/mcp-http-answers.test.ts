@@ -7,6 +7,7 @@ import { ElicitRequestSchema, LoggingMessageNotificationSchema, type CallToolRes
 import { startHttpServer } from '../../src/mcp/http.js';
 import { freshDataDir, TEST_API_KEY } from '../support/backend.js';
 import { startAiStandin, type AiStandin } from '../support/ai-standin.js';
+import { clientAt } from '../support/client-at.js';
 import { call, serverEnv, spawnHttpServer } from '../support/mcp.js';
 
 const ACCEPT = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -118,6 +119,63 @@ describe('Streamable HTTP: JSON answers, SSE when the call needs a stream', () =
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
     expect(rest).toContain('NOT_CONFIRMED');
   });
+
+  it('gives a client that supports only URL-mode elicitation the confirm: true fallback, not an internal error', async () => {
+    // URL mode sends the user to a page; a yes/no question needs form mode, which this client lacks
+    const client = await connect({ elicitation: { url: {} } });
+    await call(client, 'run-sql', { query: "create table links (href text); insert into links values ('a'), ('b')" });
+    const where = [{ column: 'href', op: 'eq', value: 'a' }];
+    const unconfirmed = await call(client, 'delete-records', { table: 'links', where }, { allowError: true });
+    expect(unconfirmed.data.error).toMatchObject({ status: 428, code: 'CONFIRMATION_REQUIRED', nextActions: expect.stringContaining('"confirm": true') });
+    expect((await call(client, 'delete-records', { table: 'links', where, confirm: true })).data.deleted).toBe(1);
+    expect((await call(client, 'query-table', { table: 'links' })).data.rows).toEqual([{ href: 'b' }]);
+  });
+});
+
+/** The built bin with its embedded backend; "gated" holds the AI call open until it is cancelled. */
+describe('cancel over HTTP ends the POST', () => {
+  let ai: AiStandin;
+  let server: Awaited<ReturnType<typeof spawnHttpServer>>;
+  beforeAll(async () => {
+    ai = await startAiStandin();
+    server = await spawnHttpServer(['--data-dir', await freshDataDir()], serverEnv({ INSFORGE_AI_BASE_URL: ai.baseUrl, INSFORGE_AI_API_KEY: 'sk-standin-key' }));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await ai?.close();
+  });
+
+  for (const path of ['plain-JSON', 'SSE'] as const) {
+    it(`on the ${path} path: the call's POST ends, its socket is free, the AI stream is cut`, async () => {
+      // the calls go out on sockets of their own, so that the client's GET stream is not counted with them
+      const { agent: calls, fetch: callsFetch } = clientAt();
+      const routed = ((url: string | URL, init?: RequestInit) => (String(init?.body ?? '').includes('"tools/call"') ? callsFetch : fetch)(url, init)) as typeof fetch;
+      const client = new Client({ name: 'cancel-test', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { fetch: routed }));
+      try {
+        const controller = new AbortController();
+        let progressed!: () => void;
+        const firstProgress = new Promise<void>((resolve) => (progressed = resolve));
+        const requestsBefore = ai.requests.length;
+        const args = { model: 'gated', messages: [{ role: 'user' as const, content: 'never finished' }] };
+        // a progressToken (onprogress) is what makes the call's answer an SSE stream
+        const call$ = client.callTool({ name: 'chat-completion', arguments: args }, undefined, { signal: controller.signal, ...(path === 'SSE' ? { onprogress: () => progressed() } : {}) });
+        if (path === 'SSE') await firstProgress;
+        else await expect.poll(() => ai.requests.length, { timeout: 30_000 }).toBeGreaterThan(requestsBefore);
+        expect(calls.stats[server.url]?.running).toBe(1);
+        const abandoned = ai.streamAbandoned();
+        controller.abort();
+        await expect(call$).rejects.toThrow();
+        // before the fix the POST stayed open until the session ended
+        await expect.poll(() => calls.stats[server.url]?.running, { timeout: 10_000 }).toBe(0);
+        await abandoned;
+        expect((await call(client, 'run-sql', { query: 'select 1 as one' })).data.rows).toEqual([{ one: 1 }]);
+      } finally {
+        await client.close();
+        await calls.close();
+      }
+    });
+  }
 });
 
 describe('stateless Streamable HTTP: JSON answers, SSE with a progressToken', () => {

@@ -36,6 +36,15 @@ describe('config', () => {
     expect(() => parseConfig([], { INSFORGE_TIMEOUT_MS: '-5' })).toThrow(/--timeout \(INSFORGE_TIMEOUT_MS\)/);
   });
 
+  it('takes --allowed-origins as origins, scheme://host:* or *, and names an entry that is none', () => {
+    const parsed = parseConfig(['--http', '--allowed-origins', 'http://localhost:5173, https://app.example,http://[::1]:8080,http://dev.internal:*,*'], {});
+    expect(parsed).toMatchObject({ config: { allowedOrigins: ['http://localhost:5173', 'https://app.example', 'http://[::1]:8080', 'http://dev.internal:*', '*'] } });
+    // an Origin header has no path, and always a scheme: these would never match, silently
+    for (const entry of ['localhost:5173', 'https://app.example/', 'app.example', 'ftp://x.example', 'http://*.example']) {
+      expect(() => parseConfig(['--http', '--allowed-origins', entry], {}), entry).toThrow(`--allowed-origins (INSFORGE_ALLOWED_ORIGINS): "${entry}" is not an origin`);
+    }
+  });
+
   it('strips a trailing slash from --url', () => {
     expect(parseConfig(['--url', 'https://a.example/', '--api-key', 'ik_12345678'], {})).toMatchObject({ config: { url: 'https://a.example' } });
   });

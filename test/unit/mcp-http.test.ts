@@ -1,13 +1,18 @@
 import { request as httpRequest } from 'node:http';
+import type { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { clientAt as newClientAt } from '../support/client-at.js';
+import { clientOf, DEFAULT_SESSION_LIMITS, SessionTable } from '../../src/mcp/http-sessions.js';
 import {
   isHostAllowed,
   isOriginAllowed,
+  ownOrigins,
   startHttpServer,
   type HttpServerOptions,
   type McpSessionContext,
@@ -29,10 +34,12 @@ function createTestServer(): McpServer {
 
 const running: RunningHttpServer[] = [];
 const clients: Client[] = [];
+const agents: Agent[] = [];
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map(c => c.close().catch(() => {})));
   await Promise.all(running.splice(0).map(s => s.close()));
+  await Promise.all(agents.splice(0).map(a => a.destroy()));
 });
 
 async function start(overrides: Partial<HttpServerOptions> = {}): Promise<RunningHttpServer> {
@@ -41,10 +48,10 @@ async function start(overrides: Partial<HttpServerOptions> = {}): Promise<Runnin
   return server;
 }
 
-type ClientOptions = { headers?: Record<string, string> };
+type ClientOptions = { headers?: Record<string, string>; fetch?: typeof fetch };
 
-async function connectStreamable(base: string, { headers }: ClientOptions = {}) {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers } });
+async function connectStreamable(base: string, { headers, fetch }: ClientOptions = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers }, fetch });
   const client = new Client({ name: 'test-client', version: '0.0.0' });
   clients.push(client);
   await client.connect(transport);
@@ -284,10 +291,27 @@ describe('stateless mode', () => {
 
   it('refuses GET/DELETE on /mcp with 405 and the SSE endpoints with 404', async () => {
     const server = await start({ stateless: true });
-    expect((await fetch(`${server.url}/mcp`, { headers: { Accept: 'text/event-stream' } })).status).toBe(405);
-    expect((await fetch(`${server.url}/mcp`, { method: 'DELETE' })).status).toBe(405);
+    const bearer = { Authorization: 'Bearer user-token' };
+    expect((await fetch(`${server.url}/mcp`, { headers: { ...bearer, Accept: 'text/event-stream' } })).status).toBe(405);
+    expect((await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: bearer })).status).toBe(405);
     expect((await fetch(`${server.url}/sse`)).status).toBe(404);
     expect((await fetch(`${server.url}/messages?sessionId=x`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
+  it('fails closed: without a bearer of its own a request gets 401 and never reaches a server', async () => {
+    const seen: McpSessionContext[] = [];
+    const server = await start({ stateless: true, createServer: ctx => (seen.push(ctx), createTestServer()) });
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } });
+    for (const authorization of [undefined, 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', 'Bearer a b', 'bearer']) {
+      const headers: Record<string, string> = { ...MCP_HEADERS, ...(authorization === undefined ? {} : { Authorization: authorization }) };
+      for (const body of [JSON.stringify(INITIALIZE), call]) {
+        const res = await fetch(`${server.url}/mcp`, { method: 'POST', headers, body });
+        expect(res.status, String(authorization)).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer');
+        expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: expect.stringContaining('Authorization: Bearer') } });
+      }
+    }
+    expect(seen).toEqual([]);
   });
 });
 
@@ -300,26 +324,48 @@ describe('security', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('refuses a foreign Origin with 403 and accepts a localhost one', async () => {
+  it('accepts its own origins and refuses every other one, other localhost ports included', async () => {
     const server = await start();
-    const res = await fetch(`${server.url}/mcp`, {
-      method: 'POST',
-      headers: { ...MCP_HEADERS, Origin: 'https://evil.example' },
-      body: JSON.stringify(INITIALIZE)
-    });
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: 'forbidden_origin', message: expect.any(String) });
+    const { port } = server;
+    // the embedded backend, a dev server, the same port over https or IPv6 (not bound there), foreign sites
+    for (const origin of [`http://127.0.0.1:${port + 1}`, 'http://localhost:5173', 'http://localhost', `https://127.0.0.1:${port}`, `http://[::1]:${port}`, 'null', 'https://evil.example']) {
+      const res = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, Origin: origin }, body: JSON.stringify(INITIALIZE) });
+      expect(res.status, origin).toBe(403);
+      expect(res.headers.get('access-control-allow-origin'), origin).toBeNull();
+      expect(await res.json()).toMatchObject({ error: 'forbidden_origin', message: expect.stringContaining('--allowed-origins') });
+    }
     expect(server.sessionCount()).toBe(0);
 
-    const { client } = await connectStreamable(server.url, { headers: { Origin: 'http://localhost:5173' } });
-    expect(await callText(client, 'echo', { text: 'from localhost' })).toBe('from localhost');
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      const { client } = await connectStreamable(server.url, { headers: { Origin: origin } });
+      expect(await callText(client, 'echo', { text: origin })).toBe(origin);
+    }
+  });
+
+  it('bound to [::1], counts http://[::1]:port as its own origin', async () => {
+    const server = await start({ host: '::1' });
+    expect(server.url).toBe(`http://[::1]:${server.port}`);
+    const { client } = await connectStreamable(server.url, { headers: { Origin: `http://[::1]:${server.port}` } });
+    expect(await callText(client, 'echo', { text: 'v6' })).toBe('v6');
+  });
+
+  it('allows the origins given in allowedOrigins as well, exactly or by scheme://host:*', async () => {
+    const server = await start({ allowedOrigins: ['http://localhost:5173', 'http://dev.internal:*'] });
+    const status = async (origin: string) =>
+      (await fetch(`${server.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, Origin: origin }, body: JSON.stringify(INITIALIZE) })).status;
+    expect(await status('http://localhost:5173')).toBe(200);
+    expect(await status('http://dev.internal:8080')).toBe(200);
+    expect(await status(`http://127.0.0.1:${server.port}`)).toBe(200);
+    expect(await status('http://localhost:5174')).toBe(403);
+    expect(await status('https://dev.internal:8080')).toBe(403);
   });
 
   it('answers CORS preflights from allowed origins', async () => {
     const server = await start({ bearerToken: 'secret' });
-    const res = await fetch(`${server.url}/mcp`, { method: 'OPTIONS', headers: { Origin: 'http://127.0.0.1:6274' } });
+    const origin = `http://127.0.0.1:${server.port}`;
+    const res = await fetch(`${server.url}/mcp`, { method: 'OPTIONS', headers: { Origin: origin } });
     expect(res.status).toBe(204);
-    expect(res.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:6274');
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
     expect(res.headers.get('access-control-expose-headers')).toContain('Mcp-Session-Id');
   });
 
@@ -374,6 +420,213 @@ describe('security', () => {
   });
 });
 
+/** A client at its own address (see support/client-at.ts), closed after the test. */
+function clientAt(localAddress: string, connections?: number) {
+  const client = newClientAt(localAddress, connections);
+  agents.push(client.agent);
+  return client;
+}
+
+/** initialize by hand: the session id, and nothing else done with the session. */
+async function openRawSession(base: string, doFetch: typeof fetch = fetch): Promise<string> {
+  const res = await doFetch(`${base}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: JSON.stringify(INITIALIZE) });
+  expect(res.status).toBe(200);
+  await res.text();
+  return res.headers.get('mcp-session-id')!;
+}
+
+/** A notification, which is no call: asks whether the session is still open without using it. */
+async function sessionOpen(base: string, sessionId: string): Promise<boolean> {
+  const res = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, 'Mcp-Session-Id': sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })
+  });
+  await res.text();
+  if (res.status !== 202 && res.status !== 404) throw new Error(`unexpected ${res.status}`);
+  return res.status === 202;
+}
+
+async function rawCall(base: string, sessionId: string, id: number, method = 'tools/list'): Promise<void> {
+  const res = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, 'Mcp-Session-Id': sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method })
+  });
+  expect(res.status).toBe(200);
+  await res.text();
+}
+
+describe('sessions cannot be exhausted', () => {
+  it('a client at its cap loses its own longest-unused session, never another client’s', async () => {
+    const server = await start({ maxSessionsPerClient: 3 });
+    const other = await connectStreamable(server.url, { fetch: clientAt('127.0.0.2').fetch });
+    expect(await callText(other.client, 'echo', { text: 'b' })).toBe('b');
+
+    const flooder = clientAt('127.0.0.1');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await openRawSession(server.url, flooder.fetch));
+    expect(server.sessionCount()).toBe(4);
+    expect(await Promise.all(ids.map(id => sessionOpen(server.url, id)))).toEqual([false, false, true, true, true]);
+    expect(await callText(other.client, 'echo', { text: 'still b' })).toBe('still b');
+  });
+
+  it('when full, closes a session for the newcomer instead of refusing it: unused ones first, then the longest idle', async () => {
+    const server = await start({ maxSessions: 3 });
+    const first = await connectStreamable(server.url);
+    const second = await connectStreamable(server.url);
+    await callText(second.client, 'echo', { text: '2' });
+    await callText(first.client, 'echo', { text: '1' }); // second is now the longest idle (its GET stream open all along)
+    const unused = await openRawSession(server.url);
+    expect(server.sessionCount()).toBe(3);
+
+    const newcomer = await openRawSession(server.url);
+    expect(await sessionOpen(server.url, unused)).toBe(false);
+    expect(server.sessionCount()).toBe(3);
+    await rawCall(server.url, newcomer, 1);
+
+    const next = await openRawSession(server.url);
+    expect(await sessionOpen(server.url, second.transport.sessionId!)).toBe(false);
+    expect(await callText(first.client, 'echo', { text: 'first stays' })).toBe('first stays');
+    await rawCall(server.url, newcomer, 2);
+    await rawCall(server.url, next, 1);
+    expect(server.sessionCount()).toBe(3);
+  });
+
+  it('closes a session that made no call within unusedSessionTimeoutMs, though its GET stream is open', async () => {
+    const server = await start({ unusedSessionTimeoutMs: 200 });
+    const unused = await connectStreamable(server.url); // initialize, initialized, GET stream: no call
+    const used = await connectStreamable(server.url);
+    await used.client.listTools();
+    await waitFor(() => server.sessionCount() === 1, 10_000);
+    expect(await sessionOpen(server.url, unused.transport.sessionId!)).toBe(false);
+    expect(await callText(used.client, 'echo', { text: 'kept' })).toBe('kept');
+  });
+
+  it('closes unused legacy SSE sessions too', async () => {
+    const server = await start({ unusedSessionTimeoutMs: 200 });
+    const { client } = await connectSse(server.url);
+    await sseSessionIdOf(server); // a GET /sse that never posts anything
+    await client.listTools();
+    await waitFor(() => server.sessionCount() === 1, 10_000);
+    expect(await callText(client, 'echo', { text: 'sse kept' })).toBe('sse kept');
+  });
+
+  it('by default, a session that made no call is closed within 60 s, one that did is kept (a clock of its own: no waiting)', () => {
+    let now = 0;
+    const closed: string[] = [];
+    const table = new SessionTable<string>(DEFAULT_SESSION_LIMITS, id => closed.push(id), () => now);
+    const unused = { onmessage: () => {} } as unknown as Transport;
+    const used = { onmessage: () => {} } as unknown as Transport;
+    table.open('unused', '127.0.0.1', 'unused', unused);
+    table.open('used', '127.0.0.1', 'used', used);
+    used.onmessage!({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    // the worst phase: a sweep runs just before the timeout is reached, the next one an interval later
+    const interval = table.sweepIntervalMs();
+    for (now = interval - 1; closed.length === 0 && now <= 60_000; now += interval) table.sweep();
+    expect(closed).toEqual(['unused']);
+    expect(now - interval).toBeLessThanOrEqual(60_000);
+    expect(table.get('used')).toBe('used');
+  });
+
+  it('1,000 sessions opened from one address leave a client at another address unaffected', async () => {
+    const server = await start();
+    const other = clientAt('127.0.0.2');
+    const before = await connectStreamable(server.url, { fetch: other.fetch });
+    expect(await callText(before.client, 'echo', { text: 'before' })).toBe('before');
+
+    const flooder = clientAt('127.0.0.1', 16);
+    let opened = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (opened < 1000) {
+        opened++;
+        await openRawSession(server.url, flooder.fetch);
+      }
+    }));
+    expect(opened).toBe(1000);
+    expect(server.sessionCount()).toBeLessThanOrEqual(101);
+
+    expect(await callText(before.client, 'echo', { text: 'unaffected' })).toBe('unaffected');
+    const after = await connectStreamable(server.url, { fetch: other.fetch });
+    expect(await callText(after.client, 'echo', { text: 'welcome' })).toBe('welcome');
+  }, 180_000);
+});
+
+/** Rejects if `promise` has not settled in `ms`: a hang check with a wide margin, not a timing. */
+function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms)));
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+describe('a cancelled call ends its POST at once', () => {
+  /** `hold` runs until its call is cancelled. */
+  function holdingServer(started: string[], aborted: string[]): McpServer {
+    const server = createTestServer();
+    server.registerTool('hold', { description: 'Runs until cancelled' }, async extra => {
+      started.push(String(extra.requestId));
+      await new Promise(resolve => extra.signal.addEventListener('abort', resolve));
+      aborted.push(String(extra.requestId));
+      return { content: [{ type: 'text', text: 'too late' }] };
+    });
+    return server;
+  }
+
+  for (const [path, meta] of [['plain-JSON', undefined], ['SSE', { progressToken: 'p' }]] as const) {
+    it(`on the ${path} path: the POST ends with no answer, and its socket carries the next call`, async () => {
+      const started: string[] = [];
+      const aborted: string[] = [];
+      const server = await start({ createServer: () => holdingServer(started, aborted) });
+      const sessionId = await openRawSession(server.url);
+      const headers = { ...MCP_HEADERS, 'Mcp-Session-Id': sessionId };
+      const caller = clientAt('127.0.0.1', 1); // one socket: what the held call leaves on it shows
+      const post = (body: unknown) => caller.fetch(`${server.url}/mcp`, { method: 'POST', headers, body: JSON.stringify(body) });
+
+      const held = post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'hold', arguments: {}, ...(meta ? { _meta: meta } : {}) } });
+      await waitFor(() => started.length === 1);
+      const cancel = await fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'user stopped it' } })
+      });
+      expect(cancel.status).toBe(202);
+
+      const answer = await settlesWithin(held.then(async res => ({ res, text: await res.text() })), 10_000, 'the cancelled POST');
+      expect(answer.res.status).toBe(200);
+      expect(answer.res.headers.get('content-type')).toBe('text/event-stream');
+      expect(answer.text).not.toContain('"id":7'); // a cancelled request gets no response
+      expect(aborted).toEqual(['7']);
+      // one connection (undici keeps a Client, not a Pool, for it): still up, nothing on it
+      expect(caller.agent.stats[server.url]).toMatchObject({ connected: true, running: 0, pending: 0 });
+
+      const next = await settlesWithin(post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'echo', arguments: { text: 'next' } } }), 10_000, 'the next call');
+      expect(await next.json()).toMatchObject({ id: 8, result: { content: [{ text: 'next' }] } });
+      expect(caller.agent.stats[server.url]).toMatchObject({ connected: true, running: 0 });
+    });
+  }
+
+  it('through the SDK client: an aborted callTool leaves no request open', async () => {
+    const started: string[] = [];
+    const aborted: string[] = [];
+    const server = await start({ createServer: () => holdingServer(started, aborted) });
+    // calls on their own sockets, so that the client's GET stream does not count
+    const calls = clientAt('127.0.0.1');
+    const routed = ((url: string | URL, init?: RequestInit) =>
+      (String(init?.body ?? '').includes('"tools/call"') ? calls.fetch : fetch)(url, init)) as typeof fetch;
+    const { client } = await connectStreamable(server.url, { fetch: routed });
+    for (const withProgress of [false, true]) {
+      const controller = new AbortController();
+      const call = client.callTool({ name: 'hold', arguments: {} }, undefined, { signal: controller.signal, ...(withProgress ? { onprogress: () => {} } : {}) });
+      await waitFor(() => started.length === aborted.length + 1);
+      controller.abort();
+      await expect(call).rejects.toThrow();
+      await expect.poll(() => calls.agent.stats[server.url]?.running, { timeout: 10_000 }).toBe(0);
+    }
+    expect(aborted).toHaveLength(2);
+    expect(await callText(client, 'echo', { text: 'after' })).toBe('after');
+  });
+});
+
 describe('close()', () => {
   it('returns promptly with SSE and Streamable HTTP clients still connected', async () => {
     const server = await startHttpServer({ port: 0, createServer: createTestServer });
@@ -400,6 +653,25 @@ describe('host and origin matching', () => {
     expect(isHostAllowed(undefined, defaults)).toBe(false);
     expect(isHostAllowed('mcp.internal:8080', ['mcp.internal:8080'])).toBe(true);
     expect(isHostAllowed('mcp.internal:9090', ['mcp.internal:8080'])).toBe(false);
+  });
+
+  it('counts as its own origins only the addresses it listens on, and localhost on loopback', () => {
+    expect(ownOrigins('127.0.0.1', 3333)).toEqual(['http://127.0.0.1:3333', 'http://localhost:3333']);
+    expect(ownOrigins('::1', 3333)).toEqual(['http://[::1]:3333', 'http://localhost:3333']);
+    expect(ownOrigins('::', 80)).toEqual(['http://127.0.0.1:80', 'http://[::1]:80', 'http://localhost:80']);
+    expect(ownOrigins('192.168.1.5', 3333)).toEqual(['http://192.168.1.5:3333']);
+    expect(ownOrigins('fd00::5', 3333)).toEqual(['http://[fd00::5]:3333']);
+  });
+
+  it('counts sessions against an IPv4 address or an IPv6 /64', () => {
+    expect(clientOf('127.0.0.2')).toBe('127.0.0.2');
+    expect(clientOf('::ffff:10.0.0.7')).toBe('10.0.0.7');
+    expect(clientOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+    expect(clientOf(undefined)).toBe('unknown');
   });
 
   it('matches origins exactly or by scheme://host:* wildcard', () => {
