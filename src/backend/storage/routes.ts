@@ -4,7 +4,7 @@ import { ApiError, isPgError } from '../errors.js';
 import { requireAdmin, requireCaller, type Caller } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import type { Queryable } from '../db/types.js';
-import { attachmentDisposition, chooseMimeType, mustDownload, notModified, requestedRange } from './http.js';
+import { attachmentDisposition, chooseMimeType, inlineContentType, notModified, requestedRange, STORAGE_RESPONSE_HEADERS } from './http.js';
 import { checkBucketName, checkKey, generateKey } from './keys.js';
 import { ObjectStore, OBJECT_COLUMNS, type DeleteOutcome, type ObjectRow } from './objects.js';
 import { openStorageDisk } from './recovery.js';
@@ -104,6 +104,11 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
   // set when the storage scope starts (after the start-up clean-up), before any route can run
   let store!: ObjectStore;
 
+  // every answer under /api/storage, errors and unknown routes included
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/api/storage/')) reply.headers(STORAGE_RESPONSE_HEADERS);
+  });
+
   /** POST (key from the form's `path`, else generated; 201) and PUT (key from the URL; 200). */
   async function upload(req: FastifyRequest<BucketParams>, reply: FastifyReply, keyFromUrl: string | undefined, status: number) {
     const caller = requireCaller(req.caller);
@@ -155,7 +160,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
       const { size } = await file.stat();
       const etag = `"${object.etag}"`;
       const modified = new Date(object.updated_at);
-      reply.header('ETag', etag).header('Last-Modified', modified.toUTCString()).header('Cache-Control', 'no-cache').header('Accept-Ranges', 'bytes').header('X-Content-Type-Options', 'nosniff');
+      reply.header('ETag', etag).header('Last-Modified', modified.toUTCString()).header('Cache-Control', 'no-cache').header('Accept-Ranges', 'bytes');
       if (notModified(req.headers, etag, modified)) return reply.status(304).send();
 
       const range = requestedRange(req.headers, size, etag, modified);
@@ -163,9 +168,10 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
         reply.header('Content-Range', `bytes */${size}`);
         throw new ApiError(416, 'STORAGE_INVALID_PARAMETER', `Range not satisfiable: the object has ${size} bytes`, 'Ask for a range inside the object, e.g. Range: bytes=0-1023.');
       }
-      reply.header('Content-Type', object.mime_type);
-      // stored as given, but never rendered as a page from this origin (stored XSS)
-      if (mustDownload(object.mime_type)) reply.header('Content-Disposition', attachmentDisposition(key));
+      // stored as given, but rendered by a browser only when it is a passive type (stored XSS)
+      const inline = inlineContentType(object.mime_type);
+      reply.header('Content-Type', inline ?? object.mime_type);
+      if (!inline) reply.header('Content-Disposition', attachmentDisposition(key));
       const { start, end } = range ?? { start: 0, end: size - 1 };
       if (range) reply.status(206).header('Content-Range', `bytes ${start}-${end}/${size}`);
       reply.header('Content-Length', String(end - start + 1));
