@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DB_KINDS, freshDataDir, freshPostgresDatabase, TEST_API_KEY } from '../support/backend.js';
-import { CLI, serverEnv } from '../support/mcp.js';
+import { startBackendChild } from '../support/backend-child.js';
 
 /**
  * kill -9 at random moments of uploads, overwrites and deletes: the built backend runs as a child
@@ -23,24 +22,7 @@ const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 /** What a key holds: the md5 of its bytes, or absent. */
 type State = string | 'absent';
 
-async function startChild(dataDir: string, databaseUrl: string | undefined): Promise<{ url: string; child: ChildProcess }> {
-  const args = [CLI, 'backend', '--data-dir', dataDir, '--port', '0', ...(databaseUrl ? ['--database-url', databaseUrl] : [])];
-  const child = spawn(process.execPath, args, { env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`backend did not start:\n${stderr}`)), 60_000);
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-      const m = /backend ready at (http:\/\/\S+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`backend exited ${code}:\n${stderr}`)));
-  });
-  return { url, child };
-}
+const startChild = (dataDir: string, databaseUrl: string | undefined) => startBackendChild(['--data-dir', dataDir, ...(databaseUrl ? ['--database-url', databaseUrl] : [])]);
 
 const put = (url: string, key: string, bytes: Buffer) => {
   const form = new FormData();
