@@ -21,6 +21,12 @@ INSERT INTO storage.objects (bucket, key, size, mime_type, etag, owner, file) VA
 ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, mime_type = excluded.mime_type, etag = excluded.etag, file = excluded.file, updated_at = now()
 RETURNING ${OBJECT_COLUMNS}`;
 
+/**
+ * A file that no row names any more, or never did, is removed at once; if that fails (a disk error,
+ * Windows holding it open), the answer still stands: it is an orphan, and the next start removes it.
+ */
+const leftForStart = (removal: Promise<void>) => removal.catch(() => undefined);
+
 /** Tries at reading a row and opening its version, when overwrites keep replacing it in between. */
 const OPEN_ATTEMPTS = 3;
 
@@ -53,10 +59,10 @@ export class ObjectStore {
         return rows[0]!;
       });
     } catch (err) {
-      await this.disk.removeVersion(bucket, file);
+      await leftForStart(this.disk.removeVersion(bucket, file));
       throw err;
     }
-    if (replaced && replaced !== file) await this.disk.removeVersion(bucket, replaced);
+    if (replaced && replaced !== file) await leftForStart(this.disk.removeVersion(bucket, replaced));
     return row;
   }
 
@@ -69,14 +75,14 @@ export class ObjectStore {
       const seen = await tx.query('SELECT 1 FROM storage.objects WHERE bucket = $1 AND key = $2', [bucket, key]);
       return { outcome: seen.rows.length ? ('forbidden' as const) : ('notFound' as const), file: null };
     });
-    if (file) await this.disk.removeVersion(bucket, file);
+    if (file) await leftForStart(this.disk.removeVersion(bucket, file));
     return outcome;
   }
 
   /** Deletes a bucket with its objects (admin); false when there was none. */
   async deleteBucket(caller: Caller, bucket: string): Promise<boolean> {
     const { rows } = await this.ctx.runAs(caller, (tx) => tx.query('DELETE FROM storage.buckets WHERE name = $1 RETURNING name', [bucket]));
-    if (rows.length) await this.disk.removeBucketFolder(bucket);
+    if (rows.length) await leftForStart(this.disk.removeBucketFolder(bucket));
     return rows.length > 0;
   }
 

@@ -16,8 +16,9 @@ const JANITOR: Caller = { role: 'project_admin', claims: { role: 'project_admin'
 
 export async function openStorageDisk(ctx: BackendContext, root: string): Promise<StorageDisk> {
   const { rows } = await ctx.runAs(JANITOR, (tx) => tx.query<{ id: string }>('SELECT id FROM storage.instance'));
-  if (!rows[0]) throw new Error('storage.instance is empty: the storage schema was not set up');
-  const disk = new StorageDisk(root, rows[0].id);
+  // it becomes a folder name: refuse anything but a plain token (only the database owner can change it)
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(rows[0]?.id ?? '')) throw new Error(`storage.instance holds no usable id (${JSON.stringify(rows[0]?.id)}): the storage schema was not set up`);
+  const disk = new StorageDisk(root, rows[0]!.id);
   await disk.prepare();
   await adoptLegacyFiles(ctx, disk);
   await removeOrphans(ctx, disk);
