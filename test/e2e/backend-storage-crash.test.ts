@@ -54,7 +54,8 @@ describe.each(DB_KINDS)('storage under kill -9 on %s', (kind) => {
       let killed = false;
       const writers = KEYS.map(async (key) => {
         while (!killed) {
-          const bytes = randomInt(5) === 0 ? undefined : randomBytes(randomInt(1, randomInt(4) === 0 ? 2 * 1024 * 1024 : 64 * 1024));
+          // mostly small files, so that much of the time goes to the steps around COMMIT, where a kill is worst
+          const bytes = randomInt(5) === 0 ? undefined : randomBytes(randomInt(1, randomInt(6) === 0 ? 1024 * 1024 : 4 * 1024));
           inFlight.set(key, bytes ? md5(bytes) : 'absent');
           let status: number;
           try {
