@@ -40,7 +40,7 @@ export const FLAGS = {
   'data-dir': { type: 'string', env: 'INSFORGE_DATA_DIR', for: both, arg: 'DIR', help: 'Embedded backend data directory (default $XDG_DATA_HOME/insforge-mcp).' },
   'database-url': { type: 'string', env: 'DATABASE_URL', for: both, arg: 'URL', help: 'Use this Postgres instead of the embedded PGlite.' },
   'cors-origins': { type: 'string', env: 'INSFORGE_CORS_ORIGINS', for: both, arg: 'LIST', help: 'Embedded backend CORS origins, comma-separated (default: * = all).' },
-  'rate-limit': { type: 'string', env: 'INSFORGE_RATE_LIMIT', for: both, arg: 'N', help: 'Embedded backend requests per minute per anon key, user or address (default 1000).' },
+  'rate-limit': { type: 'string', env: 'INSFORGE_RATE_LIMIT', for: both, arg: 'N', help: 'Embedded backend requests per minute per anon key and client address, per user, or per address (default 1000).' },
   'admin-rate-limit': { type: 'string', env: 'INSFORGE_ADMIN_RATE_LIMIT', for: both, arg: 'N', help: 'Embedded backend requests per minute for the admin key (default 100000).' },
   'max-upload-mb': { type: 'string', env: 'INSFORGE_MAX_UPLOAD_MB', for: both, arg: 'N', help: 'Embedded backend: largest file a storage upload may carry, in MiB (default 50).' },
   'ai-base-url': { type: 'string', env: 'INSFORGE_AI_BASE_URL', for: both, arg: 'URL', help: 'Embedded backend: OpenAI-compatible AI provider, as OpenAI clients take it (ends in /v1), e.g. https://openrouter.ai/api/v1 or http://localhost:11434/v1.' },

@@ -24,7 +24,7 @@ declare module 'fastify' {
 
 export interface AppOptions {
   corsOrigins?: string[];
-  /** Requests per minute per anon key / user / address. */
+  /** Requests per minute per anon key and client address / user / address. */
   rateLimit: number;
   /** Requests per minute for the admin key. */
   adminRateLimit: number;
@@ -115,7 +115,9 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
     hook: 'preHandler',
     timeWindow: 60_000,
     max: (req) => (req.caller?.role === 'project_admin' ? opts.adminRateLimit : opts.rateLimit),
-    keyGenerator: (req) => req.caller?.rateKey ?? `ip:${req.ip}`,
+    // the anon key is public (every visitor of the app has it): its budget is per client address too,
+    // so one client's burst cannot lock everyone else out
+    keyGenerator: (req) => (req.caller?.role === 'anon' ? `${req.caller.rateKey}:${req.ip}` : (req.caller?.rateKey ?? `ip:${req.ip}`)),
     errorResponseBuilder: (_req, context) =>
       new ApiError(429, 'TOO_MANY_REQUESTS', `Rate limit exceeded: ${context.max} requests per minute`, `Wait ${Math.ceil(context.ttl / 1000)} s (see Retry-After) and retry.`),
   });

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS, sql, startTestBackend, TEST_ANON_KEY, TEST_API_KEY, type TestBackend } from '../support/backend.js';
@@ -59,6 +59,12 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
 }
 
+/** `<data dir>/storage/objects.<instance>`: where this backend's database keeps its version files. */
+async function objectsFolder(backend: TestBackend): Promise<string> {
+  const { rows } = await sql(backend, 'select id from storage.instance');
+  return join(backend.dataDir, 'storage', `objects.${rows[0]!.id as string}`);
+}
+
 async function eventually(check: () => Promise<boolean>, ms = 5000) {
   const until = Date.now() + ms;
   while (!(await check())) {
@@ -72,6 +78,8 @@ const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(
 describe.each(DB_KINDS)('storage on %s', (kind) => {
   let b: TestBackend;
   let storageDir: string;
+  /** `<storage>/objects.<instance>`: a folder per bucket, a file per object version. */
+  let objectsDir: string;
   let alice: string;
   let bob: string;
 
@@ -101,6 +109,13 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
     return fd;
   };
 
+  /** The version file holding an object's bytes, as its row names it. */
+  const versionFile = async (bucket: string, key: string) => {
+    const { rows } = await sql(b, 'select file from storage.objects where bucket = $1 and key = $2', [bucket, key]);
+    expect(rows[0]?.file, `${bucket}/${key} has a version file`).toMatch(/^[0-9a-f-]{36}$/);
+    return join(objectsDir, bucket, rows[0]!.file as string);
+  };
+
   const objectRows = async (bucket: string) =>
     (await sql(b, 'select key, size::int as size, mime_type, owner from storage.objects where bucket = $1 order by key', [bucket])).rows as { key: string; size: number; mime_type: string; owner: string | null }[];
 
@@ -113,6 +128,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
   beforeAll(async () => {
     b = await startTestBackend(kind);
     storageDir = join(b.dataDir, 'storage');
+    objectsDir = await objectsFolder(b);
     for (const [bucketName, isPublic] of [
       ['images', true],
       ['docs', false],
@@ -131,7 +147,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
       const res = await api('POST', '/api/storage/buckets', 'admin', { json: { bucketName: 'tmp-bucket' } });
       expect(res.status).toBe(201);
       expect(res.json).toEqual({ message: 'Bucket created successfully', bucketName: 'tmp-bucket', isPublic: true, nextActions: expect.any(String) });
-      expect(existsSync(join(storageDir, 'tmp-bucket'))).toBe(true);
+      expect(existsSync(join(objectsDir, 'tmp-bucket'))).toBe(true);
       for (const bucketName of ['tmp-bucket', 'TMP-Bucket']) {
         const dup = await api('POST', '/api/storage/buckets', 'admin', { json: { bucketName } });
         expect(dup.status).toBe(409);
@@ -160,7 +176,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
       const del = await api('DELETE', '/api/storage/buckets/doomed');
       expect(del.status).toBe(200);
       expect(del.json).toMatchObject({ message: 'Bucket deleted successfully' });
-      expect(existsSync(join(storageDir, 'doomed'))).toBe(false);
+      expect(existsSync(join(objectsDir, 'doomed'))).toBe(false);
       expect(await objectRows('doomed')).toEqual([]);
       expect((await api('DELETE', '/api/storage/buckets/doomed')).status).toBe(404);
 
@@ -184,7 +200,8 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
         uploadedAt: expect.any(String),
         url: `${b.url}/api/storage/buckets/images/objects/user%2F123%2Favatar.jpg`,
       });
-      expect(await readFile(join(storageDir, 'images/user/123/avatar.jpg'))).toEqual(JPEG);
+      const version = await versionFile('images', 'user/123/avatar.jpg');
+      expect(await readFile(version)).toEqual(JPEG);
 
       for (const path of ['user%2F123%2Favatar.jpg', 'user/123/avatar.jpg']) {
         const down = await api('GET', `/api/storage/buckets/images/objects/${path}`, { token: alice });
@@ -201,7 +218,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
       expect(del.json).toEqual({ message: 'Object deleted successfully' });
       expect((await api('GET', '/api/storage/buckets/images/objects/user/123/avatar.jpg')).status).toBe(404);
       expect((await api('DELETE', '/api/storage/buckets/images/objects/user/123/avatar.jpg')).status).toBe(404);
-      expect(existsSync(join(storageDir, 'images/user'))).toBe(false); // emptied folders are pruned
+      expect(existsSync(version)).toBe(false); // its bytes went with it
     });
   });
 
@@ -243,13 +260,15 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
       expect(await filesUnder(join(storageDir, '.tmp'))).toEqual([]);
     });
 
-    it('an object and a folder cannot share a name (409), keys are unique regardless of case', async () => {
+    it('keys are names, not paths: `a` and `a/b` may both exist (as in S3); keys are unique regardless of case', async () => {
       await api('PUT', '/api/storage/buckets/docs/objects/clash', 'admin', { form: form({ content: 'file' }) });
-      const under = await api('PUT', '/api/storage/buckets/docs/objects/clash/inner.txt', 'admin', { form: form({ content: 'x' }) });
-      expect(under.status).toBe(409);
+      const under = await api('PUT', '/api/storage/buckets/docs/objects/clash/inner.txt', 'admin', { form: form({ content: 'inner' }) });
+      expect(under.status).toBe(200);
+      expect((await api('GET', '/api/storage/buckets/docs/objects/clash')).body.toString()).toBe('file');
+      expect((await api('GET', '/api/storage/buckets/docs/objects/clash/inner.txt')).body.toString()).toBe('inner');
       const caseTwin = await api('PUT', '/api/storage/buckets/docs/objects/CLASH', 'admin', { form: form({ content: 'x' }) });
       expect(caseTwin.status).toBe(409);
-      expect((await objectRows('docs')).map((r) => r.key)).not.toContain('clash/inner.txt');
+      expect((await objectRows('docs')).map((r) => r.key)).not.toContain('CLASH');
       expect(await filesUnder(join(storageDir, '.tmp'))).toEqual([]);
     });
 
@@ -283,7 +302,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
           { key: 'bulk/none.txt', status: 'notFound' },
         ],
       });
-      expect(existsSync(join(storageDir, 'docs/bulk'))).toBe(false);
+      expect(await objectRows('docs')).not.toContainEqual(expect.objectContaining({ key: expect.stringMatching(/^bulk\//) }));
       expect((await api('DELETE', '/api/storage/buckets/docs/objects', 'admin', { json: { keys: [] } })).status).toBe(400);
       expect((await api('DELETE', '/api/storage/buckets/docs/objects', 'admin', { json: { keys: ['../x'] } })).status).toBe(400);
     });
@@ -374,7 +393,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
     });
 
     it('anon cannot write to a private bucket, and nothing is left behind', async () => {
-      const before = await filesUnder(join(storageDir, 'docs'));
+      const before = await filesUnder(join(objectsDir, 'docs'));
       const res = await api('POST', '/api/storage/buckets/docs/objects', 'anon', { form: form({ content: 'intruder' }, 'anon.txt') });
       expect(res.status).toBe(403);
       expect(res.json).toMatchObject({ statusCode: 403, error: 'FORBIDDEN', nextActions: expect.any(String) });
@@ -382,7 +401,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
       expect((await api('DELETE', '/api/storage/buckets/docs/objects/secret.txt', 'anon')).status).toBe(403);
       expect((await api('POST', '/api/storage/buckets/docs/objects', 'none', { form: form({ content: 'x' }, 'none.txt') })).status).toBe(401);
       expect((await objectRows('docs')).map((r) => r.key)).not.toContain('anon.txt');
-      expect(await filesUnder(join(storageDir, 'docs'))).toEqual(before);
+      expect(await filesUnder(join(objectsDir, 'docs'))).toEqual(before);
       expect(await filesUnder(join(storageDir, '.tmp'))).toEqual([]);
     });
 
@@ -456,7 +475,8 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
         ]);
         expect((await raw(small.url, 'POST', '/api/storage/buckets/up/objects', { ...admin, 'content-type': atLimit.contentType }, atLimit.body)).status).toBe(201);
 
-        expect(await filesUnder(join(smallStorage, 'up'))).toEqual(['ok.bin']);
+        const smallObjects = await objectsFolder(small);
+        expect(await filesUnder(join(smallObjects, 'up'))).toHaveLength(1); // ok.bin's one version
         expect(await filesUnder(join(smallStorage, '.tmp'))).toEqual([]);
         const rows = await raw(small.url, 'GET', '/api/storage/buckets/up/objects', admin);
         expect(rows.json.data.map((o: { key: string }) => o.key)).toEqual(['ok.bin']);
@@ -470,6 +490,7 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
         { name: 'path', value: 'aborted.bin' },
         { name: 'file', value: Buffer.alloc(8 * 1024 * 1024, 3), filename: 'aborted.bin' },
       ]);
+      const versionsBefore = await filesUnder(join(objectsDir, 'images'));
       const url = new URL(b.url);
       const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/api/storage/buckets/images/objects', headers: { ...authHeaders('admin'), 'content-type': contentType, 'content-length': String(body.length) } });
       req.on('error', () => undefined);
@@ -478,8 +499,8 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
       await eventually(async () => (await filesUnder(tmp)).length > 0); // the server is writing the temp file
       req.destroy();
       await eventually(async () => (await filesUnder(tmp)).length === 0);
-      expect(existsSync(join(storageDir, 'images/aborted.bin'))).toBe(false);
       expect((await objectRows('images')).map((r) => r.key)).not.toContain('aborted.bin');
+      expect(await filesUnder(join(objectsDir, 'images'))).toEqual(versionsBefore);
       // and the server is fine afterwards
       expect((await api('GET', '/api/storage/buckets/images/objects/pub.txt', 'none')).status).toBe(200);
     });
@@ -489,12 +510,13 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
     const SENTINEL = 'SENTINEL-do-not-touch';
     let sentinels: string[];
     let outsideBefore: string[];
+    const filesOutsideObjects = async () => (await filesUnder(storageDir)).filter((f) => !f.startsWith(`${objectsDir.slice(storageDir.length + 1)}/`) && !f.startsWith('.tmp/'));
 
     beforeAll(async () => {
       // where `../x`, `../../x`, `a/../../x` and `/etc/passwd`-like keys would land
-      sentinels = [join(storageDir, 'x'), join(b.dataDir, 'x'), join(storageDir, 'sentinel.txt'), join(storageDir, 'docs', 'x')];
+      sentinels = [join(storageDir, 'x'), join(b.dataDir, 'x'), join(storageDir, 'sentinel.txt'), join(objectsDir, 'x'), join(objectsDir, 'docs', 'x')];
       for (const s of sentinels) await writeFile(s, SENTINEL);
-      outsideBefore = (await filesUnder(storageDir)).filter((f) => !f.startsWith('images/') && !f.startsWith('.tmp/'));
+      outsideBefore = await filesOutsideObjects();
     });
 
     /** URL forms: the table's keys fully encoded, plus forms only a URL can carry. */
@@ -555,34 +577,63 @@ describe.each(DB_KINDS)('storage on %s', (kind) => {
         const put = await api('PUT', `/api/storage/buckets/images/objects/${path}`, 'admin', { form: form({ content: 'inside' }) });
         expect(put.status).toBe(200);
         expect(put.json.key).toBe(key);
-        expect(await readFile(join(storageDir, 'images', ...key.split('/')), 'utf8')).toBe('inside');
+        expect(await readFile(await versionFile('images', key), 'utf8')).toBe('inside');
         expect((await api('GET', `/api/storage/buckets/images/objects/${path}`)).body.toString()).toBe('inside');
         expect((await api('DELETE', `/api/storage/buckets/images/objects/${path}`)).status).toBe(200);
       }
     });
 
-    it('second guard: a symlink inside the bucket that points outside is neither followed to read nor to write', async () => {
-      // not something the API can create: a stray link on disk, plus a row naming a key through it
-      await symlink(storageDir, join(storageDir, 'images', 'escape'), 'dir');
+    it('a symlink planted in a bucket folder is never followed: no folder or file appears outside, nothing outside is read', async () => {
+      // not something the API can create: stray links on disk, in the bucket's folder of versions and
+      // where the older layout kept the bucket, plus a row naming a key through them
+      const outside = join(b.dataDir, 'outside');
+      await mkdir(outside);
+      await writeFile(join(outside, 'sentinel.txt'), SENTINEL);
+      const links = [join(objectsDir, 'images', 'escape'), join(storageDir, 'images', 'escape')];
+      await mkdir(join(storageDir, 'images'), { recursive: true });
+      for (const link of links) await symlink(outside, link, 'dir');
       try {
         await sql(b, "insert into storage.objects (bucket, key, size, mime_type, etag) values ('images', 'escape/sentinel.txt', 21, 'text/plain', 'x')");
         const get = await api('GET', '/api/storage/buckets/images/objects/escape/sentinel.txt');
-        expect(get.status).toBe(400);
+        expect(get.status).toBe(404);
         expect(get.body.toString()).not.toContain(SENTINEL);
-        const put = await api('PUT', '/api/storage/buckets/images/objects/escape/written.txt', 'admin', { form: form({ content: 'OVERWRITTEN' }) });
-        expect(put.status).toBe(400);
-        expect(existsSync(join(storageDir, 'written.txt'))).toBe(false);
-        expect((await objectRows('images')).map((r) => r.key)).not.toContain('escape/written.txt');
-        expect((await api('DELETE', '/api/storage/buckets/images/objects/escape/sentinel.txt')).status).toBe(400);
+        // a key is a name: the PUT stores an object, and makes no folder anywhere
+        const put = await api('PUT', '/api/storage/buckets/images/objects/escape/made-outside/written.txt', 'admin', { form: form({ content: 'INSIDE' }) });
+        expect(put.status).toBe(200);
+        expect(await readdir(outside)).toEqual(['sentinel.txt']);
+        expect((await api('GET', '/api/storage/buckets/images/objects/escape/made-outside/written.txt')).body.toString()).toBe('INSIDE');
+        expect((await api('DELETE', '/api/storage/buckets/images/objects/escape/made-outside/written.txt')).status).toBe(200);
+        expect((await api('DELETE', '/api/storage/buckets/images/objects/escape/sentinel.txt')).status).toBe(200);
+        expect(await readFile(join(outside, 'sentinel.txt'), 'utf8')).toBe(SENTINEL);
       } finally {
         await sql(b, "delete from storage.objects where bucket = 'images' and key like 'escape/%'");
-        await rm(join(storageDir, 'images', 'escape'));
+        for (const link of links) await rm(link);
+        await rm(outside, { recursive: true });
+      }
+    });
+
+    it('a symlink in place of a bucket folder is refused, not written through', async () => {
+      const outside = join(b.dataDir, 'outside-bucket');
+      await mkdir(outside);
+      expect((await api('POST', '/api/storage/buckets', 'admin', { json: { bucketName: 'linked' } })).status).toBe(201);
+      await rm(join(objectsDir, 'linked'), { recursive: true });
+      await symlink(outside, join(objectsDir, 'linked'), 'dir');
+      try {
+        const put = await api('PUT', '/api/storage/buckets/linked/objects/x.txt', 'admin', { form: form({ content: 'x' }) });
+        expect(put.status).toBe(500);
+        expect(put.json).toMatchObject({ statusCode: 500, error: 'INTERNAL_ERROR' });
+        expect(await readdir(outside)).toEqual([]);
+        expect(await objectRows('linked')).toEqual([]);
+      } finally {
+        await rm(join(objectsDir, 'linked'));
+        await api('DELETE', '/api/storage/buckets/linked');
+        await rm(outside, { recursive: true });
       }
     });
 
     afterAll(async () => {
       for (const s of sentinels) expect(await readFile(s, 'utf8')).toBe(SENTINEL);
-      expect((await filesUnder(storageDir)).filter((f) => !f.startsWith('images/') && !f.startsWith('.tmp/'))).toEqual(outsideBefore);
+      expect(await filesOutsideObjects()).toEqual(outsideBefore);
       expect((await objectRows('images')).map((r) => r.key)).not.toContain('x');
       expect(await filesUnder(join(storageDir, '.tmp'))).toEqual([]);
     });

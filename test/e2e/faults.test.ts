@@ -206,15 +206,20 @@ describe('faults between the MCP server and its backend', () => {
       expect((await tool('download-file', { bucket: 'faults', key }, { allowError: true })).data.error.status).toBe(404);
     }
     expect((await sql(backend, "select count(*)::int as n from storage.objects where bucket = 'faults' and key like 'cut/%'")).rows[0]!.n).toBe(0);
+    // the bucket's version files (storage/objects.<instance>/<bucket>/<uuid>) are exactly those its rows name
+    const [{ id }] = (await sql(backend, 'select id from storage.instance')).rows as [{ id: string }];
+    const versions = join(storage, `objects.${id}`, 'faults');
+    const named = async () => ((await sql(backend, "select file from storage.objects where bucket = 'faults' order by file")).rows as { file: string }[]).map((r) => r.file);
     await eventually(async () => {
       expect(await readdir(join(storage, '.tmp'))).toEqual([]);
-      await expect(stat(join(storage, 'faults', 'cut'))).rejects.toThrow(/ENOENT/);
+      expect((await readdir(versions)).sort()).toEqual(await named());
     });
 
     // the same upload through a healthy proxy lands whole
     const up = await tool('upload-file', { bucket: 'faults', key: 'whole.bin', filePath: local });
     expect(up.data.file.size).toBe(3 * 1024 * 1024);
-    expect((await stat(join(storage, 'faults', 'whole.bin'))).size).toBe(3 * 1024 * 1024);
+    const [whole] = (await sql(backend, "select file from storage.objects where bucket = 'faults' and key = 'whole.bin'")).rows as [{ file: string }];
+    expect((await stat(join(versions, whole.file))).size).toBe(3 * 1024 * 1024);
   });
 
   it('429 with Retry-After: a read waits and succeeds; an insert is not retried', async () => {

@@ -1,7 +1,7 @@
 import { join, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkBucketName, checkKey, generateKey, keyProblem, objectPath } from '../../src/backend/storage/keys.js';
-import { chooseMimeType, mustDownload, notModified, requestedRange } from '../../src/backend/storage/http.js';
+import { chooseMimeType, inlineContentType, notModified, requestedRange } from '../../src/backend/storage/http.js';
 import { TRAVERSAL_KEYS } from '../support/traversal-keys.js';
 
 describe('object keys', () => {
@@ -65,9 +65,24 @@ describe('content types', () => {
     expect(chooseMimeType('text/html\r\nSet-Cookie: x=1', 'a.txt')).toBe('text/plain');
   });
 
-  it('HTML, SVG and XML are always downloaded, never rendered', () => {
-    for (const t of ['text/html', 'text/html; charset=utf-8', 'image/svg+xml', 'application/xhtml+xml', 'TEXT/HTML']) expect(mustDownload(t)).toBe(true);
-    for (const t of ['image/png', 'text/plain', 'application/json', 'text/javascript']) expect(mustDownload(t)).toBe(false);
+  it('only passive types are served inline, as the bare type plus charset; everything else is an attachment', () => {
+    for (const [stored, served] of [
+      ['image/png', 'image/png'],
+      ['IMAGE/JPEG', 'image/jpeg'],
+      ['text/plain', 'text/plain'],
+      ['text/plain; charset=UTF-8', 'text/plain; charset=utf-8'],
+      ['text/plain; format=flowed; charset="utf-8"', 'text/plain; charset=utf-8'],
+      ['text/plain; x="a,text/html"', 'text/plain'],
+      ['application/pdf', 'application/pdf'],
+      ['audio/mpeg', 'audio/mpeg'],
+      ['video/mp4', 'video/mp4'],
+    ]) expect(inlineContentType(stored!)).toBe(served);
+    for (const t of [
+      'text/html', 'text/html; charset=utf-8', 'TEXT/HTML', 'application/xhtml+xml', 'image/svg+xml', 'text/xml', 'application/xml', 'text/xsl',
+      'application/xslt+xml', 'application/xml-dtd', 'application/rss+xml', 'application/atom+xml', 'application/mathml+xml', 'application/vnd.foo+xml',
+      'audio/x+xml', 'video/x+xml', 'image/x+xml', 'text/x+xml', 'multipart/x-mixed-replace; boundary=x', 'text/javascript', 'application/javascript',
+      'application/json', 'text/css', 'application/octet-stream', 'application/x-shockwave-flash', 'text/vtt', 'image/tiff', 'text/plainx', 'x/y',
+    ]) expect(inlineContentType(t), t).toBeUndefined();
   });
 });
 

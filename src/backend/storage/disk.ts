@@ -1,13 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, realpath, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { constants, createWriteStream } from 'node:fs';
+import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError } from '../errors.js';
-import { objectPath } from './keys.js';
+import { checkBucketName } from './keys.js';
 
-/** A finished upload waiting in the temp folder to be moved into place. */
+/** A finished upload waiting in the temp folder to become a version file. */
 export interface TempFile {
   path: string;
   size: number;
@@ -15,37 +14,55 @@ export interface TempFile {
   md5: string;
 }
 
-const errno = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
+/** Version files are named by a random UUID; a name read from the database is used only if it looks like one. */
+const VERSION_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const isVersionName = (name: unknown): name is string => typeof name === 'string' && VERSION_NAME.test(name);
 
-/** The object and folder shapes of keys clash: `a` is a file and `a/b` needs it to be a folder, or the reverse. */
-const SHAPE_CLASH = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY']);
+const errno = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
+// not defined on Windows, where there is nothing to add
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
- * Object bytes on disk: `<root>/<bucket>/<key>`, with `<root>/.tmp` for uploads in flight and for
- * files and folders being deleted (the dot keeps it apart from bucket names). Everything first
- * lands in .tmp and is renamed into place, so an object is never seen half-written.
+ * Object bytes on disk. Keys never become paths: each version of an object is a file of its own,
+ * `<objects>/<bucket>/<uuid>`, named by its row (storage.objects.file), and a row changes only in a
+ * transaction, so bytes and metadata change together (see objects.ts for the order of steps).
+ *
+ * `<root>/.tmp` holds uploads in flight and folders being removed. `<root>/objects.<instance>` holds
+ * the versions of one database (storage.instance): pointing the same data dir at another database
+ * never lets one database's start-up clean-up remove the other's files. The dots keep both apart
+ * from the bucket folders of the older layout (`<root>/<bucket>/<key>`, see recovery.ts).
  */
 export class StorageDisk {
   readonly root: string;
   readonly tmpDir: string;
+  readonly objectsDir: string;
 
-  constructor(root: string) {
+  constructor(root: string, instance: string) {
     this.root = resolve(root);
     this.tmpDir = join(this.root, '.tmp');
+    this.objectsDir = join(this.root, `objects.${instance}`);
   }
 
-  /** Creates the folders and drops whatever a crashed run left in .tmp. */
-  async init(): Promise<void> {
+  /** Creates the folders and drops whatever a killed run left in .tmp. */
+  async prepare(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.objectsDir, { recursive: true, mode: 0o700 });
     for (const name of await readdir(this.tmpDir)) await rm(join(this.tmpDir, name), { recursive: true, force: true });
   }
 
-  bucketDir(bucket: string): string {
-    return join(this.root, bucket);
-  }
-
-  async createBucket(bucket: string): Promise<void> {
-    await mkdir(this.bucketDir(bucket), { recursive: true, mode: 0o700 });
+  /**
+   * The bucket's folder, created if missing. Checked before use: a plain folder directly in the
+   * objects folder, never a symlink planted there (which would lead writes and reads elsewhere).
+   */
+  async bucketFolder(bucket: string): Promise<string> {
+    const dir = join(this.objectsDir, checkBucketName(bucket));
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+    }
+    if (!(await lstat(dir)).isDirectory()) throw new Error(`Storage folder ${dir} is not a plain folder (a symlink?): refusing to use it`);
+    return dir;
   }
 
   /** Streams source into a new temp file, hashing as it goes, flushed to disk before it resolves. */
@@ -73,86 +90,93 @@ export class StorageDisk {
   }
 
   /**
-   * Moves a temp file to the object's place, creating its folders. The real path of the folder
-   * must be inside the bucket's real path (second guard after key validation). Retries when a
-   * concurrent delete pruned the folder between mkdir and rename.
+   * Moves a finished temp file into the bucket's folder under a new version name and returns the
+   * name. Nothing refers to it until its row commits; if that never happens, it is an orphan that
+   * the next start removes. The folder is synced so that the committed row never names a file a
+   * power cut could lose.
    */
-  async place(tempPath: string, bucket: string, key: string): Promise<void> {
-    const target = objectPath(this.bucketDir(bucket), key);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-        const folder = await this.realInside(bucket, dirname(target));
-        await rename(tempPath, join(folder, basename(target)));
-        return;
-      } catch (err) {
-        if (errno(err) === 'ENOENT' && attempt < 3) continue;
-        if (SHAPE_CLASH.has(errno(err) ?? '')) {
-          throw new ApiError(409, 'STORAGE_ALREADY_EXISTS', `Key "${key}" clashes with an existing object or folder: an object and a folder cannot share a name`, 'Choose another key, or delete the object that is in the way.');
-        }
-        throw err;
-      }
-    }
+  async install(temp: TempFile, bucket: string): Promise<string> {
+    const folder = await this.bucketFolder(bucket);
+    const name = randomUUID();
+    await rename(temp.path, join(folder, name));
+    await syncFolder(folder);
+    return name;
   }
 
-  /** Opens an object's file for reading; undefined when it is not on disk. */
-  async open(bucket: string, key: string): Promise<FileHandle | undefined> {
-    const target = objectPath(this.bucketDir(bucket), key);
+  /** Opens a version file for reading; undefined when it is not there. */
+  async open(bucket: string, file: string): Promise<FileHandle | undefined> {
+    if (!isVersionName(file)) return undefined;
     try {
-      return await open(await this.realInside(bucket, target), 'r');
+      // O_NOFOLLOW: a symlink put in a version's place is not followed
+      return await open(join(this.objectsDir, checkBucketName(bucket), file), constants.O_RDONLY | NOFOLLOW);
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR' || errno(err) === 'EISDIR') return undefined;
+      if (['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR'].includes(errno(err) ?? '')) return undefined;
       throw err;
     }
   }
 
-  /**
-   * Moves an object's file (or with no key, the whole bucket folder) to .tmp, so that a delete
-   * can be undone until its transaction commits. Returns where it went, or undefined if absent.
-   */
-  async detach(bucket: string, key?: string): Promise<string | undefined> {
-    const target = key === undefined ? this.bucketDir(bucket) : objectPath(this.bucketDir(bucket), key);
+  /** Removes one version file (one no row names any more); missing is fine. */
+  async removeVersion(bucket: string, file: string): Promise<void> {
+    if (isVersionName(file)) await rm(join(this.objectsDir, checkBucketName(bucket), file), { force: true });
+  }
+
+  /** Removes a bucket's folder: first moved aside (one rename), so it never is seen half-removed. */
+  async removeBucketFolder(bucket: string): Promise<void> {
     const trash = join(this.tmpDir, `${randomUUID()}.deleted`);
     try {
-      const real = key === undefined ? target : await this.realInside(bucket, target);
-      await rename(real, trash);
-      return trash;
+      await rename(join(this.objectsDir, bucket), trash);
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return undefined;
+      if (errno(err) === 'ENOENT') return;
       throw err;
     }
+    await this.discard(trash);
   }
 
-  /** Puts back what detach moved away (the transaction that deleted its metadata failed). */
-  async reattach(trash: string, bucket: string, key?: string): Promise<void> {
-    const target = key === undefined ? this.bucketDir(bucket) : objectPath(this.bucketDir(bucket), key);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    await rename(trash, target);
+  /** Gives an old-layout file a version name in its bucket's folder: a hard link, or a copy where links fail. */
+  async adopt(path: string, bucket: string): Promise<string> {
+    const folder = await this.bucketFolder(bucket);
+    const name = randomUUID();
+    try {
+      await link(path, join(folder, name));
+    } catch {
+      await copyFile(path, join(folder, name), constants.COPYFILE_EXCL);
+    }
+    await syncFolder(folder);
+    return name;
   }
 
-  /** Removes a temp or detached file or folder for good; missing is fine. */
+  /** What the objects folder holds: bucket folders, and whatever else a crash or a hand left there. */
+  async bucketFolders(): Promise<{ name: string; isDirectory: boolean }[]> {
+    const found = await readdir(this.objectsDir, { withFileTypes: true });
+    return found.map((e) => ({ name: e.name, isDirectory: e.isDirectory() }));
+  }
+
+  /** Names in a bucket's folder (a plain folder: see removeOrphans), with whether each is a plain file (symlinks are not). */
+  async entries(bucket: string): Promise<{ name: string; isFile: boolean }[]> {
+    const found = await readdir(join(this.objectsDir, bucket), { withFileTypes: true });
+    return found.map((e) => ({ name: e.name, isFile: e.isFile() }));
+  }
+
+  /** Removes an entry of a bucket's folder for good (rm does not follow symlinks). */
+  async removeEntry(bucket: string, name: string): Promise<void> {
+    await rm(join(this.objectsDir, bucket, name), { recursive: true, force: true });
+  }
+
+  /** Removes a temp file for good; missing is fine. */
   async discard(path: string): Promise<void> {
     await rm(path, { recursive: true, force: true });
   }
+}
 
-  /** Removes the folders a deleted key leaves empty, up to (not including) the bucket folder. */
-  async pruneFolders(bucket: string, key: string): Promise<void> {
-    const root = this.bucketDir(bucket);
-    for (let dir = dirname(objectPath(root, key)); dir.startsWith(root + sep); dir = dirname(dir)) {
-      try {
-        await rmdir(dir);
-      } catch {
-        return; // not empty (or already gone): the folders above are not empty either
-      }
-    }
-  }
-
-  /** Real path of target, refused unless it is inside the bucket's real folder (symlinks included). */
-  private async realInside(bucket: string, target: string): Promise<string> {
-    const [root, real] = await Promise.all([realpath(this.bucketDir(bucket)), realpath(target)]);
-    if (!real.startsWith(root + sep) && real !== root) {
-      throw new ApiError(400, 'STORAGE_INVALID_PARAMETER', 'Invalid object key: it resolves outside its bucket', 'Use a plain relative key inside the bucket.');
-    }
-    return real;
+/** fsync of a folder, so a rename in it is on disk. Windows cannot open folders: there it is skipped. */
+async function syncFolder(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    if (process.platform !== 'win32') throw err;
+  } finally {
+    await handle?.close();
   }
 }

@@ -17,16 +17,48 @@ export function chooseMimeType(declared: string | undefined, key: string, filena
   return guess ?? (type === 'text/plain' ? type : 'application/octet-stream');
 }
 
-/** Types a browser would run as a page from our origin: always downloaded, never rendered (stored XSS). */
-const ACTIVE_TYPES = new Set(['text/html', 'application/xhtml+xml', 'image/svg+xml', 'text/xml', 'application/xml']);
+/**
+ * Served inline: what a browser shows as a picture, a sound, a film, plain text or a PDF. Everything
+ * else is an attachment, whatever its type: HTML, SVG, XML and XSL (and every *\/*+xml, which Chromium
+ * renders as XML, running XHTML script in it), multipart/x-mixed-replace, script types, and types not
+ * known yet. An allowlist, so that a type nobody thought of is downloaded rather than rendered.
+ */
+const INLINE_TYPES = new Set([
+  'image/png', 'image/apng', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp', 'image/x-icon', 'image/vnd.microsoft.icon',
+  'text/plain',
+  'application/pdf',
+  'audio/mpeg', 'audio/mp4', 'audio/aac', 'audio/ogg', 'audio/opus', 'audio/wav', 'audio/wave', 'audio/x-wav', 'audio/webm', 'audio/flac', 'audio/x-flac', 'audio/x-m4a',
+  'video/mp4', 'video/webm', 'video/ogg', 'video/quicktime', 'video/mpeg', 'video/x-matroska',
+]);
+const CHARSET = /;\s*charset=("?)([\w.:-]+)\1\s*(;|$)/i;
 
-export const mustDownload = (mimeType: string) => ACTIVE_TYPES.has(mimeType.split(';')[0]!.trim().toLowerCase());
+/**
+ * The Content-Type to serve a stored type inline with, or undefined when it must be an attachment.
+ * Inline types are sent as the bare type plus charset: no other parameter reaches the browser.
+ */
+export function inlineContentType(mimeType: string): string | undefined {
+  const essence = mimeType.split(';')[0]!.trim().toLowerCase();
+  if (!INLINE_TYPES.has(essence)) return undefined;
+  const charset = CHARSET.exec(mimeType)?.[2];
+  return charset ? `${essence}; charset=${charset.toLowerCase()}` : essence;
+}
 
-/** `attachment` with the key's last segment as the file name, ASCII fallback plus RFC 5987 UTF-8. */
+/**
+ * On every response of the storage routes, errors included: no MIME sniffing, and a sandbox with no
+ * script, plugin, form or same-origin access should anything still be rendered as a page.
+ */
+export const STORAGE_RESPONSE_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "sandbox; default-src 'none'; img-src 'self'; media-src 'self'",
+} as const;
+
+/** `attachment` with the key's last segment as the file name, ASCII fallback plus RFC 8187 UTF-8. */
 export function attachmentDisposition(key: string): string {
   const name = key.split('/').pop() ?? 'file';
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  // encodeURIComponent leaves ' ( ) * as they are: not attr-chars of RFC 8187, so escaped too
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 const header = (headers: IncomingHttpHeaders, name: string) => {

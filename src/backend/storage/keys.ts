@@ -3,9 +3,10 @@ import { extname, resolve, sep } from 'node:path';
 import { ApiError } from '../errors.js';
 
 /**
- * Bucket names and object keys: what is accepted, and where on disk an accepted key lives.
- * Keys become file paths under the bucket's folder, so a key is refused unless every segment
- * is a plain file name: this is the first guard; storage-disk.ts checks real paths as the second.
+ * Bucket names and object keys: what is accepted, and where the older layout kept a key on disk.
+ * Keys are names in the database, never paths (disk.ts names version files by UUID), but clients
+ * mirror them to disks (download to a folder, sync tools), so every segment must still be a plain
+ * file name. objectPath serves only to find the bytes of data dirs from before (recovery.ts).
  */
 
 export const MAX_KEY_BYTES = 1024;

@@ -4,9 +4,10 @@ import { ApiError, isPgError } from '../errors.js';
 import { requireAdmin, requireCaller, type Caller } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import type { QueryRunner } from '../db/types.js';
-import { StorageDisk } from './disk.js';
-import { attachmentDisposition, chooseMimeType, mustDownload, notModified, requestedRange } from './http.js';
+import { attachmentDisposition, chooseMimeType, inlineContentType, notModified, requestedRange, STORAGE_RESPONSE_HEADERS } from './http.js';
 import { checkBucketName, checkKey, generateKey } from './keys.js';
+import { ObjectStore, OBJECT_COLUMNS, type DeleteOutcome, type ObjectRow } from './objects.js';
+import { openStorageDisk } from './recovery.js';
 import { receiveUpload, tooLarge } from './upload.js';
 
 export interface StorageOptions {
@@ -32,22 +33,7 @@ interface BucketAccess {
   /** May the caller add objects (storage.can_insert, which the insert policy also uses)? */
   writable: boolean;
 }
-interface ObjectRow {
-  bucket: string;
-  key: string;
-  size: number | string;
-  mime_type: string;
-  etag: string;
-  updated_at: Date | string;
-}
-type DeleteOutcome = 'deleted' | 'notFound' | 'forbidden';
 type BucketParams = { Params: { bucket: string } };
-
-const OBJECT_COLUMNS = 'bucket, key, size, mime_type, etag, updated_at';
-const UPSERT_OBJECT_SQL = `
-INSERT INTO storage.objects (bucket, key, size, mime_type, etag, owner) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, mime_type = excluded.mime_type, etag = excluded.etag, updated_at = now()
-RETURNING ${OBJECT_COLUMNS}`;
 
 const bucketNotFound = (bucket: string) =>
   new ApiError(404, 'STORAGE_NOT_FOUND', `Bucket "${bucket}" not found`, 'List buckets with GET /api/storage/buckets, or create it with POST /api/storage/buckets (admin key).');
@@ -115,39 +101,13 @@ function refusePrivate(bucket: string, access: BucketAccess, caller: Caller | un
 }
 
 export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext, opts: StorageOptions): void {
-  const disk = new StorageDisk(opts.dir);
+  // set when the storage scope starts (after the start-up clean-up), before any route can run
+  let store!: ObjectStore;
 
-  /**
-   * Deletes metadata and moves the bytes aside in one transaction: they are put back if the
-   * transaction fails and removed for good once it has committed.
-   */
-  async function removeTogether<T>(caller: Caller, bucket: string, key: string | undefined, fn: (tx: QueryRunner, detach: () => Promise<void>) => Promise<T>): Promise<T> {
-    let trash: string | undefined;
-    let result: T;
-    try {
-      result = await ctx.runAs(caller, (tx) => fn(tx, async () => void (trash = await disk.detach(bucket, key))));
-    } catch (err) {
-      if (trash) await disk.reattach(trash, bucket, key);
-      throw err;
-    }
-    if (trash) {
-      await disk.discard(trash);
-      if (key !== undefined) await disk.pruneFolders(bucket, key);
-    }
-    return result;
-  }
-
-  const deleteObject = (caller: Caller, bucket: string, key: string) =>
-    removeTogether<DeleteOutcome>(caller, bucket, key, async (tx, detach) => {
-      const deleted = await tx.query('DELETE FROM storage.objects WHERE bucket = $1 AND key = $2 RETURNING key', [bucket, key]);
-      if (deleted.rows.length) {
-        await detach();
-        return 'deleted';
-      }
-      // row-level security hides what it refuses: a row still visible is one we may not delete
-      const seen = await tx.query('SELECT 1 FROM storage.objects WHERE bucket = $1 AND key = $2', [bucket, key]);
-      return seen.rows.length ? 'forbidden' : 'notFound';
-    });
+  // every answer under /api/storage, errors and unknown routes included
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/api/storage/')) reply.headers(STORAGE_RESPONSE_HEADERS);
+  });
 
   /** POST (key from the form's `path`, else generated; 201) and PUT (key from the URL; 200). */
   async function upload(req: FastifyRequest<BucketParams>, reply: FastifyReply, keyFromUrl: string | undefined, status: number) {
@@ -158,25 +118,19 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
     const access = await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket));
     if (!access.writable) throw privateBucket(bucket);
 
-    const received = await receiveUpload(req, disk, opts.maxUploadBytes);
+    const received = await receiveUpload(req, store.disk, opts.maxUploadBytes);
     const key = keyFromUrl ?? received.path ?? generateKey(received.filename);
     const mimeType = chooseMimeType(received.declaredType, key, received.filename);
     const owner = typeof caller.claims.sub === 'string' ? caller.claims.sub : null;
     try {
-      // metadata and file appear together: the rename happens inside the transaction, so a failed
-      // rename rolls the row back, and the row is committed only once the file is in place
-      const row = await ctx.runAs(caller, async (tx) => {
-        const { rows } = await tx.query<ObjectRow>(UPSERT_OBJECT_SQL, [bucket, key, received.temp.size, mimeType, received.temp.md5, owner]);
-        await disk.place(received.temp.path, bucket, key);
-        return rows[0]!;
-      });
+      const row = await store.put(caller, { bucket, key, mimeType, owner }, received.temp);
       return reply.status(status).send(toObject(req, row));
     } catch (err) {
       if (isPgError(err) && err.code === '42501') throw notYours(bucket, key, 'replace');
       if (isPgError(err) && err.code === '23505') throw new ApiError(409, 'STORAGE_ALREADY_EXISTS', `An object whose key differs from "${key}" only in letter case exists`, 'Keys are unique regardless of case (files on case-insensitive disks would collide); choose another key.');
       throw err;
     } finally {
-      await disk.discard(received.temp.path); // a no-op once it was renamed into place
+      await store.disk.discard(received.temp.path); // a no-op once it became a version file
     }
   }
 
@@ -198,15 +152,15 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
   async function download(req: FastifyRequest<BucketParams>, reply: FastifyReply) {
     const bucket = checkBucketName(req.params.bucket);
     const key = keyInUrl(req);
-    const object = await readableObject(req, bucket, key);
-    const file = await disk.open(bucket, key);
-    if (!file) throw objectNotFound(bucket, key);
+    const opened = await store.open(bucket, () => readableObject(req, bucket, key));
+    if (!opened) throw objectNotFound(bucket, key);
+    const { row: object, file } = opened;
     let streaming = false;
     try {
       const { size } = await file.stat();
       const etag = `"${object.etag}"`;
       const modified = new Date(object.updated_at);
-      reply.header('ETag', etag).header('Last-Modified', modified.toUTCString()).header('Cache-Control', 'no-cache').header('Accept-Ranges', 'bytes').header('X-Content-Type-Options', 'nosniff');
+      reply.header('ETag', etag).header('Last-Modified', modified.toUTCString()).header('Cache-Control', 'no-cache').header('Accept-Ranges', 'bytes');
       if (notModified(req.headers, etag, modified)) return reply.status(304).send();
 
       const range = requestedRange(req.headers, size, etag, modified);
@@ -214,9 +168,10 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
         reply.header('Content-Range', `bytes */${size}`);
         throw new ApiError(416, 'STORAGE_INVALID_PARAMETER', `Range not satisfiable: the object has ${size} bytes`, 'Ask for a range inside the object, e.g. Range: bytes=0-1023.');
       }
-      reply.header('Content-Type', object.mime_type);
-      // stored as given, but never rendered as a page from this origin (stored XSS)
-      if (mustDownload(object.mime_type)) reply.header('Content-Disposition', attachmentDisposition(key));
+      // stored as given, but rendered by a browser only when it is a passive type (stored XSS)
+      const inline = inlineContentType(object.mime_type);
+      reply.header('Content-Type', inline ?? object.mime_type);
+      if (!inline) reply.header('Content-Disposition', attachmentDisposition(key));
       const { start, end } = range ?? { start: 0, end: size - 1 };
       if (range) reply.status(206).header('Content-Range', `bytes ${start}-${end}/${size}`);
       reply.header('Content-Length', String(end - start + 1));
@@ -229,7 +184,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
   }
 
   void app.register(async (scope) => {
-    await disk.init();
+    store = new ObjectStore(ctx, await openStorageDisk(ctx, opts.dir));
     // multipart only here: other routes keep refusing multipart bodies
     await scope.register(multipart);
 
@@ -247,7 +202,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
       try {
         await ctx.runAs(caller, async (tx) => {
           await tx.query('INSERT INTO storage.buckets (name, public) VALUES ($1, $2)', [bucket, isPublic]);
-          await disk.createBucket(bucket);
+          await store.disk.bucketFolder(bucket); // in the transaction: a folder that cannot be made rolls the row back
         });
       } catch (err) {
         if (isPgError(err) && err.code === '23505') throw new ApiError(409, 'STORAGE_ALREADY_EXISTS', `Bucket "${bucket}" already exists`, 'Use the existing bucket, or choose another name (names are unique regardless of case).');
@@ -274,12 +229,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
     scope.delete('/api/storage/buckets/:bucket', async (req: FastifyRequest<BucketParams>) => {
       const caller = requireAdmin(req.caller);
       const bucket = checkBucketName(req.params.bucket);
-      const found = await removeTogether(caller, bucket, undefined, async (tx, detach) => {
-        const { rows } = await tx.query('DELETE FROM storage.buckets WHERE name = $1 RETURNING name', [bucket]);
-        if (rows.length) await detach();
-        return rows.length > 0;
-      });
-      if (!found) throw bucketNotFound(bucket);
+      if (!(await store.deleteBucket(caller, bucket))) throw bucketNotFound(bucket);
       return { message: 'Bucket deleted successfully', nextActions: 'Its objects were deleted with it.' };
     });
 
@@ -341,7 +291,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
       const bucket = checkBucketName(req.params.bucket);
       const key = keyInUrl(req);
       refusePrivate(bucket, await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket)), caller);
-      const outcome = await deleteObject(caller, bucket, key);
+      const outcome = await store.delete(caller, bucket, key);
       if (outcome === 'notFound') throw objectNotFound(bucket, key);
       if (outcome === 'forbidden') throw notYours(bucket, key, 'delete');
       return { message: 'Object deleted successfully' };
@@ -355,7 +305,7 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
       keys.forEach(checkKey);
       refusePrivate(bucket, await ctx.runAs(caller, (tx) => bucketAccess(tx, bucket)), caller);
       const results: { key: string; status: DeleteOutcome }[] = [];
-      for (const key of keys as string[]) results.push({ key, status: await deleteObject(caller, bucket, key) });
+      for (const key of keys as string[]) results.push({ key, status: await store.delete(caller, bucket, key) });
       return { results };
     });
   });

@@ -1,5 +1,5 @@
 /**
- * The storage schema: buckets and object metadata (the bytes live on disk, see storage-disk.ts).
+ * The storage schema: buckets and object metadata (the bytes live on disk, see disk.ts).
  * Idempotent, run at every start after the roles and auth.jwt() exist (bootstrap.ts).
  *
  * Who may do what with objects (row-level security on storage.objects):
@@ -32,8 +32,21 @@ CREATE TABLE IF NOT EXISTS storage.objects (
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (bucket, key)
 );
--- Names differing only in case would share a folder or file on case-insensitive disks (macOS,
--- Windows), letting one user's upload overwrite another's: refused instead.
+-- The version file holding the bytes (disk.ts): a new one per upload, so the row and its bytes change
+-- together. NULL only for rows from before versioned files, until recovery.ts moves their bytes.
+ALTER TABLE storage.objects ADD COLUMN IF NOT EXISTS file text;
+CREATE UNIQUE INDEX IF NOT EXISTS objects_file ON storage.objects (bucket, file);
+
+-- Names this database's folder of version files, so that a data dir pointed at another database
+-- never has one database's files cleaned up as orphans of the other.
+CREATE TABLE IF NOT EXISTS storage.instance (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  id text NOT NULL DEFAULT replace(gen_random_uuid()::text, '-', '')
+);
+INSERT INTO storage.instance DEFAULT VALUES ON CONFLICT DO NOTHING;
+GRANT SELECT ON storage.instance TO project_admin;
+-- Bucket names differing only in case would share a folder on case-insensitive disks (macOS,
+-- Windows): refused instead. Keys too, as before versioned files, for clients that mirror keys to such disks.
 CREATE UNIQUE INDEX IF NOT EXISTS buckets_name_nocase ON storage.buckets (lower(name));
 CREATE UNIQUE INDEX IF NOT EXISTS objects_key_nocase ON storage.objects (bucket, lower(key));
 
