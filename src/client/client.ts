@@ -50,8 +50,8 @@ export interface StoredObject {
 
 export interface RawSqlResult {
   rows: Record<string, unknown>[];
+  /** Rows the statement touched, when the backend counts them. */
   rowCount?: number;
-  fields?: { name: string; dataTypeID: number }[];
 }
 
 const totalFrom = (contentRange: unknown): number | undefined => {
@@ -310,7 +310,9 @@ export class InsForgeClient {
       throw new BackendError(501, 'READ_ONLY_UNSUPPORTED', 'run-sql cannot be made read-only against this backend', 'Use query-table to read, or run without --read-only.');
     }
     const json = { query, params: params ?? [], ...(opts.readOnly ? { readOnly: true } : {}) };
-    return (await this.call({ method: 'POST', path: ADMIN_ROUTES.rawSql, json, signal, auth: 'admin' })) as RawSqlResult;
+    const body = (await this.call({ method: 'POST', path: ADMIN_ROUTES.rawSql, json, signal, auth: 'admin' })) as { rows?: Record<string, unknown>[]; rowCount?: number | null };
+    // InsForge answers a DDL statement with rowCount null: no count, not an error
+    return { rows: Array.isArray(body?.rows) ? body.rows : [], ...(typeof body?.rowCount === 'number' ? { rowCount: body.rowCount } : {}) };
   }
 
   private async call(req: SendRequest): Promise<unknown> {
