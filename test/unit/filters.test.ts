@@ -18,8 +18,19 @@ describe('typed filters → PostgREST query', () => {
     ).toBe('status=eq.active&price=gt.100&deleted_at=is.null&kind=in.(a,"b c","d,e","f\\"g")&name=not.like.*x*');
   });
 
-  it('repeats a column for range filters, as PostgREST ANDs them', () => {
-    expect(qs({ where: [{ column: 'a', op: 'gte', value: 1 }, { column: 'a', op: 'lt', value: 5 }] })).toBe('a=gte.1&a=lt.5');
+  it('sends several conditions on one column as one and=(…), never as a repeated key (D1)', () => {
+    expect(qs({ where: [{ column: 'a', op: 'gte', value: 1 }, { column: 'a', op: 'lt', value: 5 }] })).toBe('and=(a.gte.1,a.lt.5)');
+    expect(
+      qs({
+        where: [
+          { column: 'b', op: 'eq', value: 'x' },
+          { column: 'a', op: 'gte', value: 1 },
+          { column: 'c', op: 'in', value: ['p,q', 'r'] },
+          { column: 'a', op: 'is', value: null, not: true },
+          { column: 'c', op: 'neq', value: 'x, (y) "z": \\' },
+        ],
+      }),
+    ).toBe('b=eq.x&and=(a.gte.1,c.in.("p,q",r),a.not.is.null,c.neq."x, (y) \\"z\\": \\\\")');
   });
 
   it('builds or=() with quoted values', () => {
@@ -35,4 +46,5 @@ describe('typed filters → PostgREST query', () => {
   it('refuses a list for an operator other than in', () => {
     expect(() => toSearchParams({ where: [{ column: 'a', op: 'eq', value: [1, 2] }] })).toThrow(/only the "in" operator/);
   });
+
 });
