@@ -4,7 +4,7 @@ import { multipartBody } from './multipart.js';
 import { tableFrom, withColumns } from './metadata.js';
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
-import { toSearchParams, type Filter, type ReadQuery } from './filters.js';
+import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
 
 /** Where the backend is and which keys to use; resolved lazily (the embedded backend starts in the background). */
@@ -144,6 +144,12 @@ export class InsForgeClient {
     const routes = ROUTES[await this.resolveDialect(signal)];
     const params = new URLSearchParams();
     const prefer = ['return=representation'];
+    // rows with different keys: PostgREST needs the column list, and takes defaults for what a row leaves out
+    const columns = columnsOf(records);
+    if (columns) {
+      params.set('columns', columns);
+      prefer.push('missing=default');
+    }
     if (upsert) {
       prefer.push(upsert.ignoreDuplicates ? 'resolution=ignore-duplicates' : 'resolution=merge-duplicates');
       if (upsert.onConflict?.length) params.set('on_conflict', upsert.onConflict.join(','));

@@ -45,6 +45,13 @@ function valueText(f: Filter, inTree: boolean): string {
 
 const opText = (f: Filter, inTree: boolean) => `${f.not ? 'not.' : ''}${f.op}.${valueText(f, inTree)}`;
 
+/** PostgREST's `columns=` for rows that do not all name the same columns: every key any row has. */
+export function columnsOf(rows: Record<string, unknown>[]): string | undefined {
+  const first = Object.keys(rows[0] ?? {}).sort().join('\0');
+  if (rows.every((r) => Object.keys(r).sort().join('\0') === first)) return undefined;
+  return [...new Set(rows.flatMap((r) => Object.keys(r)))].map(quoted).join(',');
+}
+
 const treeItem = (f: Filter) => `${f.column}.${opText(f, true)}`;
 
 export function toSearchParams(q: ReadQuery): URLSearchParams {

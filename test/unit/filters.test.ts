@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toSearchParams } from '../../src/client/filters.js';
+import { columnsOf, toSearchParams } from '../../src/client/filters.js';
 
 describe('typed filters → PostgREST query', () => {
   const qs = (q: Parameters<typeof toSearchParams>[0]) => [...toSearchParams(q)].map(([k, v]) => `${k}=${v}`).join('&');
@@ -47,4 +47,8 @@ describe('typed filters → PostgREST query', () => {
     expect(() => toSearchParams({ where: [{ column: 'a', op: 'eq', value: [1, 2] }] })).toThrow(/only the "in" operator/);
   });
 
+  it('lists the columns of rows with different keys, for columns= (D2)', () => {
+    expect(columnsOf([{ a: 1, b: 2 }, { b: 3, a: 4 }])).toBeUndefined();
+    expect(columnsOf([{ title: 'h1', qty: 1, note: 'n' }, { title: 'h2' }, { 'odd,name': true }])).toBe('title,qty,note,"odd,name"');
+  });
 });
