@@ -129,14 +129,18 @@ export class InsForgeClient {
 
   async queryTable(table: string, query: ReadQuery & { count?: boolean }, signal?: AbortSignal): Promise<QueryResult> {
     const routes = ROUTES[await this.resolveDialect(signal)];
-    const res = await this.send({
-      method: 'GET',
-      path: routes.records(table),
-      params: toSearchParams(query),
-      headers: query.count ? { prefer: 'count=exact' } : {},
-      signal,
-      auth: 'session',
-    });
+    const read = (q: ReadQuery) =>
+      this.send({ method: 'GET', path: routes.records(table), params: toSearchParams(q), headers: query.count ? { prefer: 'count=exact' } : {}, signal, auth: 'session' });
+    let res;
+    try {
+      res = await read(query);
+    } catch (err) {
+      // PostgREST 12 answers an offset past the last row 416 when counting (PGRST103), and InsForge's
+      // proxy drops the Content-Range that held the total: an empty page, counted with no rows asked for
+      if (!(query.count && err instanceof BackendError && err.status === 416)) throw err;
+      const counted = await read({ ...query, limit: 0, offset: 0 });
+      return { rows: [], total: totalFrom(counted.headers['content-range']) };
+    }
     return { rows: (res.body ?? []) as Record<string, unknown>[], total: query.count ? totalFrom(res.headers['content-range']) : undefined };
   }
 
