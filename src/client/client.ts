@@ -357,7 +357,21 @@ export class InsForgeClient {
     const headers = { ...(await this.headersFor(req.auth, req.signal)), ...req.headers };
     const query = req.params?.toString();
     const http: HttpRequest = { method: req.method, url: `${target.baseUrl}${req.path}${query ? `?${query}` : ''}`, headers, json: req.json, signal: req.signal, idempotent: req.idempotent };
-    return this.http.send(http);
+    try {
+      return await this.http.send(http);
+    } catch (err) {
+      // an admin route refused the anon key or a user's token, because no API key was configured
+      const withoutApiKey = req.auth === 'admin' && !target.apiKey && !this.identity.exclusive;
+      if (withoutApiKey && err instanceof BackendError && (err.status === 401 || err.status === 403)) {
+        throw new BackendError(err.status, 'API_KEY_REQUIRED', `This needs the project's admin API key, and insforge-mcp was started without one (the backend said: ${err.message})`, "Restart insforge-mcp with --api-key (or INSFORGE_API_KEY) set to the project's admin key (ik_…).");
+      }
+      throw err;
+    }
+  }
+
+  /** Which configured key data calls carry when no user is signed in (the settings require one). */
+  async configuredKey(): Promise<'admin' | 'anon'> {
+    return (await this.target()).apiKey ? 'admin' : 'anon';
   }
 }
 

@@ -50,17 +50,22 @@ export const signIn = defineTool(
   async (ctx, args, extra) => remember(ctx, await ctx.client().signIn(args.email, args.password, extra.signal)),
 );
 
+const ACTING_AS = {
+  admin: 'the configured admin API key (bypasses RLS)',
+  anon: 'the anon key (role anon: RLS applies; no API key is configured)',
+};
+
 export const getCurrentUser = defineTool(
   {
     name: 'get-current-user',
     group: 'auth',
-    description: 'Who data tools act as: the signed-in user or the API key.',
+    description: 'Who data tools act as: the signed-in user or the configured key.',
     input: {},
     output: { signedIn: z.boolean(), user: user.optional(), actingAs: z.string() },
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   async (ctx, _args, extra) => {
-    if (!ctx.session.user && !ctx.stateless) return ok({ signedIn: false, actingAs: 'the configured API key (admin; bypasses RLS)' });
+    if (!ctx.session.user && !ctx.stateless) return ok({ signedIn: false, actingAs: ACTING_AS[await ctx.client().configuredKey()] });
     return ok({ signedIn: true, user: await ctx.client().currentUser(extra.signal), actingAs: 'the signed-in user (RLS applies)' }, { untrusted: true });
   },
 );
@@ -69,7 +74,7 @@ export const signOut = defineTool(
   {
     name: 'sign-out',
     group: 'auth',
-    description: 'Sign out; data tools go back to the API key.',
+    description: 'Sign out; data tools go back to the configured key.',
     input: {},
     output: { signedOut: z.boolean() },
     annotations: { ...AUTH, readOnlyHint: true, idempotentHint: true },
