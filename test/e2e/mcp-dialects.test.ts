@@ -57,7 +57,7 @@ async function storageAndAuthScenario(client: Client) {
   expect(up.data.file).toMatchObject({ bucket: 'dialect', key: 'a/b.txt', size: 12 });
   expect((await call(client, 'list-files', { bucket: 'dialect', prefix: 'a/' })).data.files.map((f: { key: string }) => f.key)).toEqual(['a/b.txt']);
   expect((await call(client, 'download-file', { bucket: 'dialect', key: 'a/b.txt' })).data.text).toBe('same in both');
-  await call(client, 'delete-file', { bucket: 'dialect', key: 'a/b.txt' });
+  await call(client, 'delete-file', { bucket: 'dialect', key: 'a/b.txt', confirm: true });
 
   const signedUp = await call(client, 'sign-up', { email: 'dialect@example.com', password: 'dialect-password-1' });
   expect(signedUp.data).toMatchObject({ signedIn: true, user: { email: 'dialect@example.com' } });

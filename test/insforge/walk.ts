@@ -235,6 +235,27 @@ export function defineWalk(get: () => WalkTarget): void {
     expect([401, 403, 404]).toContain(refused.status);
   });
 
+  it('--read-only: every tool it offers works or says why not', async () => {
+    readOnly = await Session.start(t.url, t.env(), [...t.dialectArgs, '--read-only']);
+    await readOnly.call('get-backend-metadata');
+    await readOnly.call('describe-table', { table: T });
+    await readOnly.call('query-table', { table: T, limit: 1 });
+    if (t.dialect === 'documented') expect((await readOnly.call('run-sql', { query: `select count(*)::int as n from ${T}` })).data.rows).toEqual([{ n: 5 }]);
+    else expect(await readOnly.error('run-sql', { query: `select 1` })).toMatchObject({ status: 501, code: 'READ_ONLY_UNSUPPORTED' });
+    await readOnly.call('sign-in', { email, password });
+    expect((await readOnly.call('get-current-user')).data).toMatchObject({ signedIn: true, user: { email } });
+    expect((await readOnly.call('sign-out')).data).toEqual({ signedOut: true });
+    expect((await readOnly.call('get-current-user')).data.signedIn).toBe(false);
+    await readOnly.call('list-buckets');
+    expect((await readOnly.call('list-files', { bucket: B, prefix: 'admin/' })).data.total).toBe(3);
+    expect((await readOnly.call('download-file', { bucket: B, key: 'admin/secret.txt' })).data.text).toBe('top secret');
+    await readOnly.call('list-ai-models');
+    await readOnly.call('chat-completion', { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'ro' }] });
+    await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
+    await readOnly.call('list-functions');
+    expect(await readOnly.uncalled()).toEqual([]);
+  });
+
   it('delete-file asks first, like every delete tool (D6)', async () => {
     expect(await admin.error('delete-file', { bucket: B, key: 'admin/secret.txt' })).toMatchObject({ status: 428, code: 'CONFIRMATION_REQUIRED' });
     expect((await admin.call('download-file', { bucket: B, key: 'admin/secret.txt' })).data.text).toBe('top secret');
@@ -288,27 +309,6 @@ export function defineWalk(get: () => WalkTarget): void {
     expect(annotations('sign-out').readOnlyHint).not.toBe(true);
     expect(annotations('delete-file')).not.toHaveProperty('destructiveHint', false);
     expect(annotations('delete-file').readOnlyHint).not.toBe(true);
-  });
-
-  it('--read-only: every tool it offers works or says why not', async () => {
-    readOnly = await Session.start(t.url, t.env(), [...t.dialectArgs, '--read-only']);
-    await readOnly.call('get-backend-metadata');
-    await readOnly.call('describe-table', { table: T });
-    await readOnly.call('query-table', { table: T, limit: 1 });
-    if (t.dialect === 'documented') expect((await readOnly.call('run-sql', { query: `select count(*)::int as n from ${T}` })).data.rows).toEqual([{ n: 5 }]);
-    else expect(await readOnly.error('run-sql', { query: `select 1` })).toMatchObject({ status: 501, code: 'READ_ONLY_UNSUPPORTED' });
-    await readOnly.call('sign-in', { email, password });
-    expect((await readOnly.call('get-current-user')).data).toMatchObject({ signedIn: true, user: { email } });
-    expect((await readOnly.call('sign-out')).data).toEqual({ signedOut: true });
-    expect((await readOnly.call('get-current-user')).data.signedIn).toBe(false);
-    await readOnly.call('list-buckets');
-    expect(await readOnly.error('list-files', { bucket: `never-${s}` })).toMatchObject({ status: 404 });
-    expect(await readOnly.error('download-file', { bucket: `never-${s}`, key: 'x.txt' })).toMatchObject({ status: 404 });
-    await readOnly.call('list-ai-models');
-    await readOnly.call('chat-completion', { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'ro' }] });
-    await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
-    await readOnly.call('list-functions');
-    expect(await readOnly.uncalled()).toEqual([]);
   });
 
   it('called every tool tools/list offers (a tool added later must join this walk)', async () => {
