@@ -77,7 +77,8 @@ export const signOut = defineTool(
     description: 'Sign out; data tools go back to the configured key.',
     input: {},
     output: { signedOut: z.boolean() },
-    annotations: { ...AUTH, readOnlyHint: true, idempotentHint: true },
+    // revokes the session on the backend: a write, though not of data
+    annotations: { ...AUTH, idempotentHint: true },
   },
   async (ctx, _args, extra) => {
     const had = ctx.session.user;
@@ -86,6 +87,23 @@ export const signOut = defineTool(
     ctx.session.user = undefined;
     await ctx.client().withUserToken(had.token).signOut(extra.signal);
     return ok({ signedOut: true });
+  },
+);
+
+/** sign-out of --read-only mode: this session forgets the token; the backend is not asked to revoke it. */
+export const signOutReadOnly = defineTool(
+  {
+    name: 'sign-out',
+    group: 'auth',
+    description: 'Stop acting as the signed-in user (read-only: the session is not revoked).',
+    input: {},
+    output: { signedOut: z.boolean() },
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  },
+  async (ctx) => {
+    const had = ctx.session.user;
+    ctx.session.user = undefined;
+    return ok({ signedOut: Boolean(had) });
   },
 );
 
