@@ -6,6 +6,7 @@ import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
+import { runnableSource } from './function-source.js';
 
 /** Where the backend is and which keys to use; resolved lazily (the embedded backend starts in the background). */
 export interface Target {
@@ -283,17 +284,20 @@ export class InsForgeClient {
     return body.functions ?? [];
   }
 
-  /** Creates the function, or updates it when the slug exists; active either way. */
-  async deployFunction(slug: string, fn: { code: string; name?: string; description?: string }, signal?: AbortSignal): Promise<{ function: Record<string, unknown>; created: boolean }> {
-    const fields = { code: fn.code, ...(fn.name ? { name: fn.name } : {}), ...(fn.description !== undefined ? { description: fn.description } : {}), status: 'active' };
+  /**
+   * Creates the function, or updates it when the slug exists; active either way. The code is sent in
+   * the form every runtime runs (function-source.ts).
+   */
+  async deployFunction(slug: string, fn: { code: string; name?: string; description?: string }, signal?: AbortSignal): Promise<{ function: Record<string, unknown>; created: boolean; note?: string }> {
+    const { code, note } = runnableSource(fn.code);
+    const fields = { code, ...(fn.name ? { name: fn.name } : {}), ...(fn.description !== undefined ? { description: fn.description } : {}), status: 'active' };
+    const deployed = (body: unknown, created: boolean) => ({ function: (body as { function: Record<string, unknown> }).function, created, ...(note ? { note } : {}) });
     try {
-      const body = (await this.call({ method: 'POST', path: ADMIN_ROUTES.functions, json: { name: slug, slug, ...fields }, signal, auth: 'admin' })) as { function: Record<string, unknown> };
-      return { function: body.function, created: true };
+      return deployed(await this.call({ method: 'POST', path: ADMIN_ROUTES.functions, json: { name: slug, slug, ...fields }, signal, auth: 'admin' }), true);
     } catch (err) {
       if (!(err instanceof BackendError) || err.status !== 409) throw err;
     }
-    const body = (await this.call({ method: 'PUT', path: ADMIN_ROUTES.function(slug), json: fields, signal, auth: 'admin', idempotent: true })) as { function: Record<string, unknown> };
-    return { function: body.function, created: false };
+    return deployed(await this.call({ method: 'PUT', path: ADMIN_ROUTES.function(slug), json: fields, signal, auth: 'admin', idempotent: true }), false);
   }
 
   async deleteFunction(slug: string, signal?: AbortSignal): Promise<void> {

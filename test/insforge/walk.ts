@@ -279,7 +279,7 @@ export function defineWalk(get: () => WalkTarget): void {
       slug: slug('esm'),
       code: "export default async (req) => Response.json({ got: await req.json(), method: req.method }, { headers: { 'x-walk': 'yes' } })",
     });
-    expect(esm.data.created).toBe(true);
+    expect(esm.data).toMatchObject({ created: true, note: expect.stringContaining('module.exports') });
     expect(esm.data.function).toMatchObject({ slug: slug('esm'), status: 'active' });
     expect(esm.data.function).not.toHaveProperty('code');
     const called = await admin.call('invoke-function', { slug: slug('esm'), body: { a: 1 } });

@@ -9,6 +9,8 @@ const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and -
 const MAX_CODE_BYTES = 1024 * 1024;
 /** Response headers worth showing the agent; the rest is transport noise. */
 const SHOWN_HEADERS = /^(content-type|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
+/** How the runtimes say there is no such function: the embedded backend, InsForge's Deno runtime, InsForge cloud's router. */
+const RUNTIME_NOT_FOUND = /^(FUNCTION_NOT_FOUND|Function not found( or not active)?)$/;
 
 export const listFunctions = defineTool(
   {
@@ -26,7 +28,7 @@ export const deployFunction = defineTool(
   {
     name: 'deploy-function',
     group: 'functions',
-    description: 'Create or update a function from code or filePath: export default async (req: Request) => Response.',
+    description: 'Create or update a function from code or filePath: module.exports = async function (req) { return new Response(…) }.',
     input: {
       slug,
       name: z.string().max(200).optional(),
@@ -34,7 +36,7 @@ export const deployFunction = defineTool(
       code: z.string().min(1).max(MAX_CODE_BYTES).optional(),
       filePath: z.string().min(1).optional().describe('Local source file (stdio only)'),
     },
-    output: { function: z.record(z.string(), z.unknown()), created: z.boolean() },
+    output: { function: z.record(z.string(), z.unknown()), created: z.boolean(), note: z.string().optional() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   },
   async (ctx, args, extra) => {
@@ -91,7 +93,7 @@ export const invokeFunction = defineTool(
       }
     }
     // the backend's own "no such function" is a failed call, unlike a 404 the function itself returns
-    if (res.status === 404 && (body as { error?: unknown } | null)?.error === 'FUNCTION_NOT_FOUND') {
+    if (res.status === 404 && RUNTIME_NOT_FOUND.test(String((body as { error?: unknown } | null)?.error))) {
       throw new BackendError(404, 'FUNCTION_NOT_FOUND', `No active function "${args.slug}"`, 'List them with list-functions, or deploy it with deploy-function.');
     }
     return ok({ status: res.status, headers, body }, { untrusted: true });
