@@ -6,6 +6,7 @@ import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
+import { bucketFrom, storedObject, type Bucket, type StoredObject } from './storage.js';
 import { runnableSource } from './function-source.js';
 
 /** Where the backend is and which keys to use; resolved lazily (the embedded backend starts in the background). */
@@ -32,21 +33,6 @@ export interface AuthSession {
   accessToken: string | null;
   requireEmailVerification?: boolean;
   expiresAt?: string;
-}
-
-export interface Bucket {
-  name: string;
-  public: boolean;
-  createdAt?: string;
-}
-
-export interface StoredObject {
-  bucket: string;
-  key: string;
-  size: number;
-  mimeType: string;
-  url: string;
-  uploadedAt?: string;
 }
 
 export interface RawSqlResult {
@@ -202,24 +188,27 @@ export class InsForgeClient {
     await this.call({ method: 'POST', path: routes.signOut, signal, auth: 'session' });
   }
 
-  listBuckets(signal?: AbortSignal): Promise<Bucket[]> {
-    return this.call({ method: 'GET', path: STORAGE_ROUTES.buckets, signal, auth: 'admin' }) as Promise<Bucket[]>;
+  async listBuckets(signal?: AbortSignal): Promise<Bucket[]> {
+    const body = (await this.call({ method: 'GET', path: STORAGE_ROUTES.buckets, signal, auth: 'admin' })) as Record<string, unknown>[];
+    return (body ?? []).map((b) => bucketFrom(b, '', false));
   }
 
-  createBucket(bucketName: string, isPublic: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return this.call({ method: 'POST', path: STORAGE_ROUTES.buckets, json: { bucketName, isPublic }, signal, auth: 'admin' }) as Promise<Record<string, unknown>>;
+  async createBucket(bucketName: string, isPublic: boolean, signal?: AbortSignal): Promise<Bucket> {
+    const body = (await this.call({ method: 'POST', path: STORAGE_ROUTES.buckets, json: { bucketName, isPublic }, signal, auth: 'admin' })) as Record<string, unknown>;
+    return bucketFrom(body ?? {}, bucketName, isPublic);
   }
 
   deleteBucket(bucketName: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     return this.call({ method: 'DELETE', path: STORAGE_ROUTES.bucket(bucketName), signal, auth: 'admin', idempotent: true }) as Promise<Record<string, unknown>>;
   }
 
-  listFiles(bucket: string, q: { prefix?: string; limit?: number; offset?: number }, signal?: AbortSignal): Promise<{ data: StoredObject[]; pagination?: { offset: number; limit: number; total: number } }> {
+  async listFiles(bucket: string, q: { prefix?: string; limit?: number; offset?: number }, signal?: AbortSignal): Promise<{ data: StoredObject[]; pagination?: { offset: number; limit: number; total: number } }> {
     const params = new URLSearchParams();
     if (q.prefix) params.set('prefix', q.prefix);
     if (q.limit !== undefined) params.set('limit', String(q.limit));
     if (q.offset) params.set('offset', String(q.offset));
-    return this.call({ method: 'GET', path: STORAGE_ROUTES.objects(bucket), params, signal, auth: 'session' }) as Promise<{ data: StoredObject[] }>;
+    const body = (await this.call({ method: 'GET', path: STORAGE_ROUTES.objects(bucket), params, signal, auth: 'session' })) as { data?: Record<string, unknown>[]; pagination?: { offset: number; limit: number; total: number } };
+    return { data: (body?.data ?? []).map((o) => storedObject(o, bucket)), ...(body?.pagination ? { pagination: body.pagination } : {}) };
   }
 
   /** Streams the body to the backend as multipart; never holds the whole file. */
@@ -237,7 +226,7 @@ export class InsForgeClient {
     });
     const chunks: Buffer[] = [];
     for await (const chunk of res.body) chunks.push(chunk as Buffer);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as StoredObject;
+    return storedObject(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, bucket);
   }
 
   /** The object as a stream, with its headers; `range` asks for part of it (`bytes=0-99`). */
@@ -286,12 +275,15 @@ export class InsForgeClient {
 
   /**
    * Creates the function, or updates it when the slug exists; active either way. The code is sent in
-   * the form every runtime runs (function-source.ts).
+   * the form every runtime runs (function-source.ts); the answer leaves it out.
    */
   async deployFunction(slug: string, fn: { code: string; name?: string; description?: string }, signal?: AbortSignal): Promise<{ function: Record<string, unknown>; created: boolean; note?: string }> {
     const { code, note } = runnableSource(fn.code);
     const fields = { code, ...(fn.name ? { name: fn.name } : {}), ...(fn.description !== undefined ? { description: fn.description } : {}), status: 'active' };
-    const deployed = (body: unknown, created: boolean) => ({ function: (body as { function: Record<string, unknown> }).function, created, ...(note ? { note } : {}) });
+    const deployed = (body: unknown, created: boolean) => {
+      const { code: _code, ...summary } = ((body as { function?: Record<string, unknown> })?.function ?? {}) as Record<string, unknown>;
+      return { function: summary, created, ...(note ? { note } : {}) };
+    };
     try {
       return deployed(await this.call({ method: 'POST', path: ADMIN_ROUTES.functions, json: { name: slug, slug, ...fields }, signal, auth: 'admin' }), true);
     } catch (err) {

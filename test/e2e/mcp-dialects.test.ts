@@ -127,5 +127,6 @@ describe.each(['documented', 'insforge-v2'] as const)('every tool on the embedde
     dialect,
     version: VERSION,
     missingDefault: true,
+    privateFilesOwnerOnly: true,
   }));
 });

@@ -19,11 +19,17 @@ async function appliesMissingDefault(): Promise<boolean> {
   }
 }
 
+/** Whether storage.objects has row-level security on, so that users read only what they own. */
+async function privateFilesOwnerOnly(): Promise<boolean> {
+  const { rows } = await realSql("select relrowsecurity as on from pg_class where oid = 'storage.objects'::regclass");
+  return rows[0]?.on === true;
+}
+
 describe.skipIf(!REAL)('every tool against the real InsForge backend', () => {
   let target: WalkTarget;
   beforeAll(async () => {
     const health = await realApi('/api/health');
-    target = { url: REAL!.url, env: (keys) => realEnv(keys), dialectArgs: ['--dialect', 'auto'], dialect: 'insforge-v2', version: health.json.version, missingDefault: await appliesMissingDefault() };
+    target = { url: REAL!.url, env: (keys) => realEnv(keys), dialectArgs: ['--dialect', 'auto'], dialect: 'insforge-v2', version: health.json.version, missingDefault: await appliesMissingDefault(), privateFilesOwnerOnly: await privateFilesOwnerOnly() };
   });
   defineWalk(() => target);
 });

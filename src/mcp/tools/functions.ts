@@ -7,10 +7,11 @@ import { existingFile } from '../local-files.js';
 
 const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only');
 const MAX_CODE_BYTES = 1024 * 1024;
-/** Response headers worth showing the agent; the rest is transport noise. */
-const SHOWN_HEADERS = /^(content-type|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
+/** Response headers worth showing the agent: the function's own, not what the backend's stack adds. */
+const SHOWN_HEADERS = /^(content-type|content-disposition|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
 /** How the runtimes say there is no such function: the embedded backend, InsForge's Deno runtime, InsForge cloud's router. */
 const RUNTIME_NOT_FOUND = /^(FUNCTION_NOT_FOUND|Function not found( or not active)?)$/;
+const TRANSPORT_HEADERS = /^x-(powered-by|ratelimit-.*|request-id|content-type-options|frame-options|xss-protection|dns-prefetch-control|download-options|permitted-cross-domain-policies)$/i;
 
 export const listFunctions = defineTool(
   {
@@ -83,7 +84,8 @@ export const invokeFunction = defineTool(
   },
   async (ctx, args, extra) => {
     const res = await ctx.client().invokeFunction(args.slug, { method: args.method ?? 'POST', body: args.body, headers: args.headers }, extra.signal);
-    const headers = Object.fromEntries(Object.entries(res.headers).flatMap(([k, v]) => (SHOWN_HEADERS.test(k) && v !== undefined ? [[k, Array.isArray(v) ? v.join(', ') : v]] : [])));
+    const shown = (k: string) => SHOWN_HEADERS.test(k) && !TRANSPORT_HEADERS.test(k);
+    const headers = Object.fromEntries(Object.entries(res.headers).flatMap(([k, v]) => (shown(k) && v !== undefined ? [[k, Array.isArray(v) ? v.join(', ') : v]] : [])));
     let body: unknown = res.text;
     if (String(res.headers['content-type'] ?? '').includes('json')) {
       try {
