@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { HttpTransport, type HttpRequest, type StreamResponse } from './request.js';
 import { multipartBody } from './multipart.js';
-import { tableFrom, withColumns } from './metadata.js';
+import { backendMetadata, tableFrom, type BackendMetadata, type TableDetail } from './metadata.js';
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
@@ -55,7 +55,7 @@ export class InsForgeClient {
     private readonly opts: ClientOptions,
     private readonly http: HttpTransport,
     /** Shared by every view of this client, so detection happens once per process. */
-    private readonly detected: { dialect?: Promise<Dialect>; anonKey?: Promise<string | undefined> },
+    private readonly detected: { health?: Promise<Record<string, unknown>>; anonKey?: Promise<string | undefined> },
     private readonly identity: Identity = {},
   ) {}
 
@@ -78,18 +78,25 @@ export class InsForgeClient {
   }
 
   /** Detected once, on first use, so that starting the MCP server never waits for the backend. */
-  resolveDialect(signal?: AbortSignal): Promise<Dialect> {
-    if (this.opts.dialect && this.opts.dialect !== 'auto') return Promise.resolve(this.opts.dialect);
-    const cache = this.detected;
-    if (!cache.dialect) {
-      cache.dialect = this.health(signal).then(dialectFromHealth);
-      cache.dialect.catch(() => (cache.dialect = undefined)); // a backend that was down may come up
-    }
-    return cache.dialect;
+  async resolveDialect(signal?: AbortSignal): Promise<Dialect> {
+    if (this.opts.dialect && this.opts.dialect !== 'auto') return this.opts.dialect;
+    return dialectFromHealth(await this.health(signal));
   }
 
-  async health(signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return (await this.call({ method: 'GET', path: ADMIN_ROUTES.health, signal, auth: 'none' })) as Record<string, unknown>;
+  /** What the backend says it runs (InsForge: its release, e.g. 2.3.1). */
+  async backendVersion(signal?: AbortSignal): Promise<string | undefined> {
+    const version = (await this.health(signal)).version;
+    return typeof version === 'string' ? version : undefined;
+  }
+
+  /** GET /api/health, asked once per process (dialect and version come from it). */
+  health(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const cache = this.detected;
+    if (!cache.health) {
+      cache.health = this.call({ method: 'GET', path: ADMIN_ROUTES.health, signal, auth: 'none' }).then((body) => (body && typeof body === 'object' ? body : {}) as Record<string, unknown>);
+      cache.health.catch(() => (cache.health = undefined)); // a backend that was down may come up
+    }
+    return cache.health;
   }
 
   async baseUrl(): Promise<string> {
@@ -102,16 +109,21 @@ export class InsForgeClient {
     });
   }
 
-  async getMetadata(signal?: AbortSignal): Promise<Record<string, unknown>> {
+  /** Tables with their columns, keys, RLS and policies, SQL functions, buckets, deployed functions: two requests at most. */
+  async getMetadata(opts: { sqlFunctions?: boolean } = {}, signal?: AbortSignal): Promise<BackendMetadata> {
     const metadata = (await this.call({ method: 'GET', path: ADMIN_ROUTES.metadata, signal, auth: 'admin' })) as Record<string, unknown>;
-    return withColumns(metadata, (t) => this.call({ method: 'GET', path: ADMIN_ROUTES.tableSchema(t), signal, auth: 'admin' }) as Promise<Record<string, unknown>>);
+    const json = { format: 'json', includeData: false, includeFunctions: Boolean(opts.sqlFunctions) };
+    return backendMetadata(metadata ?? {}, () => this.call({ method: 'POST', path: ADMIN_ROUTES.export, json, signal, auth: 'admin' }) as Promise<Record<string, unknown>>);
   }
 
-  async getTableMetadata(table: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async getTableMetadata(table: string, signal?: AbortSignal): Promise<TableDetail> {
     const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.tableMetadata(table), signal, auth: 'admin' })) as Record<string, unknown>;
-    const described = tableFrom(table, body);
+    const described = tableFrom(table, body ?? {});
     if (!described) throw new BackendError(404, 'DATABASE_NOT_FOUND', `table "${table}" not found`, 'List the tables with get-backend-metadata.');
-    return described;
+    if (described.recordCount !== undefined) return described;
+    // InsForge describes a table without its row count; its table schema route counts the rows
+    const schema = (await this.call({ method: 'GET', path: ADMIN_ROUTES.tableSchema(table), signal, auth: 'admin' })) as { recordCount?: unknown };
+    return { ...described, ...(typeof schema?.recordCount === 'number' ? { recordCount: schema.recordCount } : {}) };
   }
 
   async queryTable(table: string, query: ReadQuery & { count?: boolean }, signal?: AbortSignal): Promise<QueryResult> {
