@@ -89,7 +89,9 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
     const out = await run(ctx, req, buildInsert(table, queryOf(req), req.body, prefer));
     preferenceApplied(reply, prefer);
     reply.header('Content-Range', `*/${out.n}`);
-    return sendJson(reply, 201, prefer.return === 'representation' ? shapeBody(req, out) : null, req);
+    // InsForge's proxy answers a minimal insert with `[]` where PostgREST sends no body: its path does too
+    const minimal = req.routeOptions.url?.startsWith('/api/database/') ? '[]' : null;
+    return sendJson(reply, 201, prefer.return === 'representation' ? shapeBody(req, out) : minimal, req);
   };
 
   const change = (kind: 'update' | 'delete') => async (req: FastifyRequest<{ Params: { table: string } }>, reply: FastifyReply) => {
