@@ -70,13 +70,13 @@ export const getCurrentUser = defineTool(
   },
 );
 
+/** What both forms of sign-out share. */
+const SIGN_OUT = { name: 'sign-out', group: 'auth', input: {}, output: { signedOut: z.boolean() } } as const;
+
 export const signOut = defineTool(
   {
-    name: 'sign-out',
-    group: 'auth',
+    ...SIGN_OUT,
     description: 'Sign out; data tools go back to the configured key.',
-    input: {},
-    output: { signedOut: z.boolean() },
     // revokes the session on the backend: a write, though not of data
     annotations: { ...AUTH, idempotentHint: true },
   },
@@ -93,11 +93,8 @@ export const signOut = defineTool(
 /** sign-out of --read-only mode: this session forgets the token; the backend is not asked to revoke it. */
 export const signOutReadOnly = defineTool(
   {
-    name: 'sign-out',
-    group: 'auth',
+    ...SIGN_OUT,
     description: 'Stop acting as the signed-in user (read-only: the session is not revoked).',
-    input: {},
-    output: { signedOut: z.boolean() },
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   async (ctx) => {
