@@ -206,11 +206,13 @@ describe.each(KINDS)('@insforge/sdk against the %s backend', (kind) => {
       expect(profile.data).toEqual({ id: user.user!.id, profile: { name: 'Alice', avatar_url: 'https://example.com/a.png' } });
     });
 
-    it('refreshes the session, rotating the refresh token', async () => {
+    it('refreshes the session (the embedded backend rotates the refresh token)', async () => {
       const { data, error } = note('auth.refreshSession', await serverClient().auth.refreshSession({ refreshToken }));
       expect(error).toBeNull();
       expect(data).toMatchObject({ accessToken: expect.stringMatching(/^eyJ/), refreshToken: expect.any(String), user: { email: alice } });
-      expect(data!.refreshToken).not.toBe(refreshToken);
+      // the embedded backend rotates the refresh token; InsForge issues a new stateless JWT, which is the
+      // same token when made within the second of the last one
+      if (!real) expect(data!.refreshToken).not.toBe(refreshToken);
       refreshToken = data!.refreshToken!;
     });
 
