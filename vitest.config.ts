@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+/** The real-backend suite (test/insforge) joins the default run only when a real backend is configured. */
+const realBackend = Boolean(process.env.INSFORGE_BASE_URL && process.env.INSFORGE_API_KEY && process.env.INSFORGE_ANON_KEY);
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...(realBackend ? [] : ['test/insforge/**'])],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

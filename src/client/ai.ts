@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { sseData } from './sse.js';
+import { BackendError } from './errors.js';
 
 /** The one shape tools see, whichever dialect answered. */
 export interface ChatResult {
@@ -44,6 +45,10 @@ export function chatBody(shape: 'openai' | 'v2', req: ChatRequest): Record<strin
   return { ...common, ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}), stream_options: { include_usage: true } };
 }
 
+/** A failure the stream reports in-band, after its 200: the provider's, told as such. */
+const providerFailed = (message: unknown) =>
+  new BackendError(502, 'AI_PROVIDER_ERROR', `The AI provider failed: ${typeof message === 'string' && message ? message : 'no reason given'}`, 'Retry; if it keeps failing, pick another model (list-ai-models).');
+
 /** Reads either dialect's event stream, reporting text as it arrives, into one ChatResult. */
 export async function readChatStream(shape: 'openai' | 'v2', model: string, body: Readable, onText: (textSoFar: string) => void): Promise<ChatResult> {
   let content = '';
@@ -59,12 +64,12 @@ export async function readChatStream(shape: 'openai' | 'v2', model: string, body
       continue; // a comment or keep-alive line
     }
     if (shape === 'v2') {
-      if (event.error) throw new Error(String(event.message ?? 'The AI provider failed mid-stream'));
+      if (event.error) throw providerFailed(event.message);
       if (typeof event.chunk === 'string') content += event.chunk;
       if (event.tokenUsage) usage = fromV2Usage(event.tokenUsage);
       if (event.done) break;
     } else {
-      if (event.error) throw new Error(String(event.error.message ?? event.error));
+      if (event.error) throw providerFailed(event.error.message ?? event.error);
       if (typeof event.model === 'string') answeredModel = event.model;
       const choice = event.choices?.[0];
       if (typeof choice?.delta?.content === 'string') content += choice.delta.content;

@@ -1,11 +1,13 @@
 import type { Readable } from 'node:stream';
 import { HttpTransport, type HttpRequest, type StreamResponse } from './request.js';
 import { multipartBody } from './multipart.js';
-import { tableFrom, withColumns } from './metadata.js';
+import { backendMetadata, tableFrom, type BackendMetadata, type TableDetail } from './metadata.js';
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
-import { toSearchParams, type Filter, type ReadQuery } from './filters.js';
+import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError } from './errors.js';
+import { bucketFrom, storedObject, type Bucket, type StoredObject } from './storage.js';
+import { runnableSource } from './function-source.js';
 
 /** Where the backend is and which keys to use; resolved lazily (the embedded backend starts in the background). */
 export interface Target {
@@ -33,25 +35,10 @@ export interface AuthSession {
   expiresAt?: string;
 }
 
-export interface Bucket {
-  name: string;
-  public: boolean;
-  createdAt?: string;
-}
-
-export interface StoredObject {
-  bucket: string;
-  key: string;
-  size: number;
-  mimeType: string;
-  url: string;
-  uploadedAt?: string;
-}
-
 export interface RawSqlResult {
   rows: Record<string, unknown>[];
+  /** Rows the statement touched, when the backend counts them. */
   rowCount?: number;
-  fields?: { name: string; dataTypeID: number }[];
 }
 
 const totalFrom = (contentRange: unknown): number | undefined => {
@@ -68,7 +55,7 @@ export class InsForgeClient {
     private readonly opts: ClientOptions,
     private readonly http: HttpTransport,
     /** Shared by every view of this client, so detection happens once per process. */
-    private readonly detected: { dialect?: Promise<Dialect>; anonKey?: Promise<string | undefined> },
+    private readonly detected: { health?: Promise<Record<string, unknown>>; anonKey?: Promise<string | undefined> },
     private readonly identity: Identity = {},
   ) {}
 
@@ -91,18 +78,25 @@ export class InsForgeClient {
   }
 
   /** Detected once, on first use, so that starting the MCP server never waits for the backend. */
-  resolveDialect(signal?: AbortSignal): Promise<Dialect> {
-    if (this.opts.dialect && this.opts.dialect !== 'auto') return Promise.resolve(this.opts.dialect);
-    const cache = this.detected;
-    if (!cache.dialect) {
-      cache.dialect = this.health(signal).then(dialectFromHealth);
-      cache.dialect.catch(() => (cache.dialect = undefined)); // a backend that was down may come up
-    }
-    return cache.dialect;
+  async resolveDialect(signal?: AbortSignal): Promise<Dialect> {
+    if (this.opts.dialect && this.opts.dialect !== 'auto') return this.opts.dialect;
+    return dialectFromHealth(await this.health(signal));
   }
 
-  async health(signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return (await this.call({ method: 'GET', path: ADMIN_ROUTES.health, signal, auth: 'none' })) as Record<string, unknown>;
+  /** What the backend says it runs (InsForge: its release, e.g. 2.3.1). */
+  async backendVersion(signal?: AbortSignal): Promise<string | undefined> {
+    const version = (await this.health(signal)).version;
+    return typeof version === 'string' ? version : undefined;
+  }
+
+  /** GET /api/health, asked once per process (dialect and version come from it). */
+  health(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const cache = this.detected;
+    if (!cache.health) {
+      cache.health = this.call({ method: 'GET', path: ADMIN_ROUTES.health, signal, auth: 'none' }).then((body) => (body && typeof body === 'object' ? body : {}) as Record<string, unknown>);
+      cache.health.catch(() => (cache.health = undefined)); // a backend that was down may come up
+    }
+    return cache.health;
   }
 
   async baseUrl(): Promise<string> {
@@ -115,28 +109,37 @@ export class InsForgeClient {
     });
   }
 
-  async getMetadata(signal?: AbortSignal): Promise<Record<string, unknown>> {
+  /** Tables with their columns, keys, RLS and policies, SQL functions, buckets, deployed functions: two requests at most. */
+  async getMetadata(opts: { sqlFunctions?: boolean } = {}, signal?: AbortSignal): Promise<BackendMetadata> {
     const metadata = (await this.call({ method: 'GET', path: ADMIN_ROUTES.metadata, signal, auth: 'admin' })) as Record<string, unknown>;
-    return withColumns(metadata, (t) => this.call({ method: 'GET', path: ADMIN_ROUTES.tableSchema(t), signal, auth: 'admin' }) as Promise<Record<string, unknown>>);
+    const json = { format: 'json', includeData: false, includeFunctions: Boolean(opts.sqlFunctions) };
+    return backendMetadata(metadata ?? {}, () => this.call({ method: 'POST', path: ADMIN_ROUTES.export, json, signal, auth: 'admin' }) as Promise<Record<string, unknown>>);
   }
 
-  async getTableMetadata(table: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async getTableMetadata(table: string, signal?: AbortSignal): Promise<TableDetail> {
     const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.tableMetadata(table), signal, auth: 'admin' })) as Record<string, unknown>;
-    const described = tableFrom(table, body);
+    const described = tableFrom(table, body ?? {});
     if (!described) throw new BackendError(404, 'DATABASE_NOT_FOUND', `table "${table}" not found`, 'List the tables with get-backend-metadata.');
-    return described;
+    if (described.recordCount !== undefined) return described;
+    // InsForge describes a table without its row count; its table schema route counts the rows
+    const schema = (await this.call({ method: 'GET', path: ADMIN_ROUTES.tableSchema(table), signal, auth: 'admin' })) as { recordCount?: unknown };
+    return { ...described, ...(typeof schema?.recordCount === 'number' ? { recordCount: schema.recordCount } : {}) };
   }
 
   async queryTable(table: string, query: ReadQuery & { count?: boolean }, signal?: AbortSignal): Promise<QueryResult> {
     const routes = ROUTES[await this.resolveDialect(signal)];
-    const res = await this.send({
-      method: 'GET',
-      path: routes.records(table),
-      params: toSearchParams(query),
-      headers: query.count ? { prefer: 'count=exact' } : {},
-      signal,
-      auth: 'session',
-    });
+    const read = (q: ReadQuery) =>
+      this.send({ method: 'GET', path: routes.records(table), params: toSearchParams(q), headers: query.count ? { prefer: 'count=exact' } : {}, signal, auth: 'session' });
+    let res;
+    try {
+      res = await read(query);
+    } catch (err) {
+      // PostgREST 12 answers an offset past the last row 416 when counting (PGRST103), and InsForge's
+      // proxy drops the Content-Range that held the total: an empty page, counted with no rows asked for
+      if (!(query.count && err instanceof BackendError && err.status === 416)) throw err;
+      const counted = await read({ ...query, limit: 0, offset: 0 });
+      return { rows: [], total: totalFrom(counted.headers['content-range']) };
+    }
     return { rows: (res.body ?? []) as Record<string, unknown>[], total: query.count ? totalFrom(res.headers['content-range']) : undefined };
   }
 
@@ -144,6 +147,12 @@ export class InsForgeClient {
     const routes = ROUTES[await this.resolveDialect(signal)];
     const params = new URLSearchParams();
     const prefer = ['return=representation'];
+    // rows with different keys: PostgREST needs the column list, and takes defaults for what a row leaves out
+    const columns = columnsOf(records);
+    if (columns) {
+      params.set('columns', columns);
+      prefer.push('missing=default');
+    }
     if (upsert) {
       prefer.push(upsert.ignoreDuplicates ? 'resolution=ignore-duplicates' : 'resolution=merge-duplicates');
       if (upsert.onConflict?.length) params.set('on_conflict', upsert.onConflict.join(','));
@@ -191,24 +200,27 @@ export class InsForgeClient {
     await this.call({ method: 'POST', path: routes.signOut, signal, auth: 'session' });
   }
 
-  listBuckets(signal?: AbortSignal): Promise<Bucket[]> {
-    return this.call({ method: 'GET', path: STORAGE_ROUTES.buckets, signal, auth: 'admin' }) as Promise<Bucket[]>;
+  async listBuckets(signal?: AbortSignal): Promise<Bucket[]> {
+    const body = (await this.call({ method: 'GET', path: STORAGE_ROUTES.buckets, signal, auth: 'admin' })) as Record<string, unknown>[];
+    return (body ?? []).map((b) => bucketFrom(b, '', false));
   }
 
-  createBucket(bucketName: string, isPublic: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return this.call({ method: 'POST', path: STORAGE_ROUTES.buckets, json: { bucketName, isPublic }, signal, auth: 'admin' }) as Promise<Record<string, unknown>>;
+  async createBucket(bucketName: string, isPublic: boolean, signal?: AbortSignal): Promise<Bucket> {
+    const body = (await this.call({ method: 'POST', path: STORAGE_ROUTES.buckets, json: { bucketName, isPublic }, signal, auth: 'admin' })) as Record<string, unknown>;
+    return bucketFrom(body ?? {}, bucketName, isPublic);
   }
 
   deleteBucket(bucketName: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     return this.call({ method: 'DELETE', path: STORAGE_ROUTES.bucket(bucketName), signal, auth: 'admin', idempotent: true }) as Promise<Record<string, unknown>>;
   }
 
-  listFiles(bucket: string, q: { prefix?: string; limit?: number; offset?: number }, signal?: AbortSignal): Promise<{ data: StoredObject[]; pagination?: { offset: number; limit: number; total: number } }> {
+  async listFiles(bucket: string, q: { prefix?: string; limit?: number; offset?: number }, signal?: AbortSignal): Promise<{ data: StoredObject[]; pagination?: { offset: number; limit: number; total: number } }> {
     const params = new URLSearchParams();
     if (q.prefix) params.set('prefix', q.prefix);
     if (q.limit !== undefined) params.set('limit', String(q.limit));
     if (q.offset) params.set('offset', String(q.offset));
-    return this.call({ method: 'GET', path: STORAGE_ROUTES.objects(bucket), params, signal, auth: 'session' }) as Promise<{ data: StoredObject[] }>;
+    const body = (await this.call({ method: 'GET', path: STORAGE_ROUTES.objects(bucket), params, signal, auth: 'session' })) as { data?: Record<string, unknown>[]; pagination?: { offset: number; limit: number; total: number } };
+    return { data: (body?.data ?? []).map((o) => storedObject(o, bucket)), ...(body?.pagination ? { pagination: body.pagination } : {}) };
   }
 
   /** Streams the body to the backend as multipart; never holds the whole file. */
@@ -226,7 +238,7 @@ export class InsForgeClient {
     });
     const chunks: Buffer[] = [];
     for await (const chunk of res.body) chunks.push(chunk as Buffer);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as StoredObject;
+    return storedObject(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, bucket);
   }
 
   /** The object as a stream, with its headers; `range` asks for part of it (`bytes=0-99`). */
@@ -273,17 +285,23 @@ export class InsForgeClient {
     return body.functions ?? [];
   }
 
-  /** Creates the function, or updates it when the slug exists; active either way. */
-  async deployFunction(slug: string, fn: { code: string; name?: string; description?: string }, signal?: AbortSignal): Promise<{ function: Record<string, unknown>; created: boolean }> {
-    const fields = { code: fn.code, ...(fn.name ? { name: fn.name } : {}), ...(fn.description !== undefined ? { description: fn.description } : {}), status: 'active' };
+  /**
+   * Creates the function, or updates it when the slug exists; active either way. The code is sent in
+   * the form every runtime runs (function-source.ts); the answer leaves it out.
+   */
+  async deployFunction(slug: string, fn: { code: string; name?: string; description?: string }, signal?: AbortSignal): Promise<{ function: Record<string, unknown>; created: boolean; note?: string }> {
+    const { code, note } = runnableSource(fn.code);
+    const fields = { code, ...(fn.name ? { name: fn.name } : {}), ...(fn.description !== undefined ? { description: fn.description } : {}), status: 'active' };
+    const deployed = (body: unknown, created: boolean) => {
+      const { code: _code, ...summary } = ((body as { function?: Record<string, unknown> })?.function ?? {}) as Record<string, unknown>;
+      return { function: summary, created, ...(note ? { note } : {}) };
+    };
     try {
-      const body = (await this.call({ method: 'POST', path: ADMIN_ROUTES.functions, json: { name: slug, slug, ...fields }, signal, auth: 'admin' })) as { function: Record<string, unknown> };
-      return { function: body.function, created: true };
+      return deployed(await this.call({ method: 'POST', path: ADMIN_ROUTES.functions, json: { name: slug, slug, ...fields }, signal, auth: 'admin' }), true);
     } catch (err) {
       if (!(err instanceof BackendError) || err.status !== 409) throw err;
     }
-    const body = (await this.call({ method: 'PUT', path: ADMIN_ROUTES.function(slug), json: fields, signal, auth: 'admin', idempotent: true })) as { function: Record<string, unknown> };
-    return { function: body.function, created: false };
+    return deployed(await this.call({ method: 'PUT', path: ADMIN_ROUTES.function(slug), json: fields, signal, auth: 'admin', idempotent: true }), false);
   }
 
   async deleteFunction(slug: string, signal?: AbortSignal): Promise<void> {
@@ -325,7 +343,9 @@ export class InsForgeClient {
       throw new BackendError(501, 'READ_ONLY_UNSUPPORTED', 'run-sql cannot be made read-only against this backend', 'Use query-table to read, or run without --read-only.');
     }
     const json = { query, params: params ?? [], ...(opts.readOnly ? { readOnly: true } : {}) };
-    return (await this.call({ method: 'POST', path: ADMIN_ROUTES.rawSql, json, signal, auth: 'admin' })) as RawSqlResult;
+    const body = (await this.call({ method: 'POST', path: ADMIN_ROUTES.rawSql, json, signal, auth: 'admin' })) as { rows?: Record<string, unknown>[]; rowCount?: number | null };
+    // InsForge answers a DDL statement with rowCount null: no count, not an error
+    return { rows: Array.isArray(body?.rows) ? body.rows : [], ...(typeof body?.rowCount === 'number' ? { rowCount: body.rowCount } : {}) };
   }
 
   private async call(req: SendRequest): Promise<unknown> {
@@ -360,7 +380,21 @@ export class InsForgeClient {
     const headers = { ...(await this.headersFor(req.auth, req.signal)), ...req.headers };
     const query = req.params?.toString();
     const http: HttpRequest = { method: req.method, url: `${target.baseUrl}${req.path}${query ? `?${query}` : ''}`, headers, json: req.json, signal: req.signal, idempotent: req.idempotent };
-    return this.http.send(http);
+    try {
+      return await this.http.send(http);
+    } catch (err) {
+      // an admin route refused the anon key or a user's token, because no API key was configured
+      const withoutApiKey = req.auth === 'admin' && !target.apiKey && !this.identity.exclusive;
+      if (withoutApiKey && err instanceof BackendError && (err.status === 401 || err.status === 403)) {
+        throw new BackendError(err.status, 'API_KEY_REQUIRED', `This needs the project's admin API key, and insforge-mcp was started without one (the backend said: ${err.message})`, "Restart insforge-mcp with --api-key (or INSFORGE_API_KEY) set to the project's admin key (ik_…).");
+      }
+      throw err;
+    }
+  }
+
+  /** Which configured key data calls carry when no user is signed in (the settings require one). */
+  async configuredKey(): Promise<'admin' | 'anon'> {
+    return (await this.target()).apiKey ? 'admin' : 'anon';
   }
 }
 

@@ -45,11 +45,27 @@ function valueText(f: Filter, inTree: boolean): string {
 
 const opText = (f: Filter, inTree: boolean) => `${f.not ? 'not.' : ''}${f.op}.${valueText(f, inTree)}`;
 
+/** PostgREST's `columns=` for rows that do not all name the same columns: every key any row has. */
+export function columnsOf(rows: Record<string, unknown>[]): string | undefined {
+  const first = Object.keys(rows[0] ?? {}).sort().join('\0');
+  if (rows.every((r) => Object.keys(r).sort().join('\0') === first)) return undefined;
+  return [...new Set(rows.flatMap((r) => Object.keys(r)))].map(quoted).join(',');
+}
+
+const treeItem = (f: Filter) => `${f.column}.${opText(f, true)}`;
+
 export function toSearchParams(q: ReadQuery): URLSearchParams {
   const params = new URLSearchParams();
   if (q.select) params.set('select', q.select);
-  for (const f of q.where ?? []) params.append(f.column, opText(f, false));
-  if (q.or?.length) params.append('or', `(${q.or.map((f) => `${f.column}.${opText(f, true)}`).join(',')})`);
+  // A column with several conditions goes into one and=(…): a repeated query key is lost behind
+  // proxies that collapse it (InsForge re-sends `qty=…&qty=…` as `qty[]=…`).
+  const where = q.where ?? [];
+  const perColumn = new Map<string, number>();
+  for (const f of where) perColumn.set(f.column, (perColumn.get(f.column) ?? 0) + 1);
+  const together = where.filter((f) => perColumn.get(f.column)! > 1);
+  for (const f of where) if (perColumn.get(f.column) === 1) params.append(f.column, opText(f, false));
+  if (together.length) params.append('and', `(${together.map(treeItem).join(',')})`);
+  if (q.or?.length) params.append('or', `(${q.or.map(treeItem).join(',')})`);
   if (q.order?.length) {
     params.set(
       'order',

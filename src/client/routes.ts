@@ -68,6 +68,8 @@ export const ADMIN_ROUTES = {
   metadata: '/api/metadata',
   tableMetadata: (t: string) => `/api/metadata/${enc(t)}`,
   tableSchema: (t: string) => `/api/database/tables/${enc(t)}/schema`,
+  /** InsForge v2: every table described at once (format json, without data). */
+  export: '/api/database/advance/export',
   anonKey: '/api/metadata/anon-key',
   rawSql: '/api/database/advance/rawsql',
 };

@@ -60,14 +60,21 @@ function schemasOf(spec: ToolSpec) {
 export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]): void {
   for (const { spec, handler } of tools) {
     const { input, output } = schemasOf(spec);
-    server.registerTool(spec.name, { description: spec.description, inputSchema: input, outputSchema: output, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
+    // The output schema is checked here, not by the SDK: a result it rejects would reach the
+    // agent as a protocol error, although the backend answered and the call went through.
+    server.registerTool(spec.name, { description: spec.description, inputSchema: input, annotations: spec.annotations }, (async (args: Record<string, unknown>, extra: ToolExtra) => {
       try {
         const what = spec.destroys?.(args);
         if (what) {
           const refusal = await confirmDestruction(server, spec.name, what, args.confirm === true, extra);
           if (refusal) return refusal;
         }
-        return await handler(ctx, args, extra);
+        const result = await handler(ctx, args, extra);
+        if (result.isError) return result;
+        const checked = output.safeParse(result.structuredContent);
+        if (checked.success) return result;
+        ctx.log(`${spec.name}: bug: its result does not match its output schema: ${z.prettifyError(checked.error)}`);
+        return outputMismatch(spec.name, result);
       } catch (err) {
         // fail() tells the agent a bug's details are in the log: put them there
         if (!(err instanceof BackendError) && !(err instanceof URIError) && !localFileError(err) && !cancelled(err)) ctx.log(`${spec.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -76,6 +83,15 @@ export function registerTools(server: McpServer, ctx: ToolContext, tools: Tool[]
     }) as never);
   }
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map((t) => listedDefinition(t.spec)) }));
+}
+
+/**
+ * A result whose shape this server got wrong: still a tool result, with the backend's answer as it
+ * came, and worded so that the agent does not repeat a call that went through.
+ */
+function outputMismatch(tool: string, result: CallToolResult): CallToolResult {
+  const error = new BackendError(500, 'OUTPUT_MISMATCH', `${tool} ran and the backend answered, but insforge-mcp could not shape the answer (a bug, logged on stderr); the answer follows as received.`, 'Do not repeat the call: it went through. Read the answer below.');
+  return { content: [...fail(error).content, ...result.content], isError: true };
 }
 
 /** One object for every question, so the validator converts it to zod once (json-schema-validator.ts). */

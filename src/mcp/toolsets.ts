@@ -1,7 +1,7 @@
 import { FEATURES, type Feature, type Tool } from './tool.js';
 import { metadataTools } from './tools/metadata.js';
 import { databaseTools, runSql, runSqlReadOnly } from './tools/database.js';
-import { authTools } from './tools/auth.js';
+import { authTools, signOut, signOutReadOnly } from './tools/auth.js';
 import { storageTools } from './tools/storage.js';
 import { aiTools } from './tools/ai.js';
 import { functionTools } from './tools/functions.js';
@@ -9,7 +9,13 @@ import { functionTools } from './tools/functions.js';
 const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools];
 
 /** Every tool any mode can offer (for the listing computed at build time). */
-export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly];
+export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly, signOutReadOnly];
+
+/** Tools that write, and the form they take in read-only mode. */
+const READ_ONLY_FORMS = new Map<Tool, Tool>([
+  [runSql, runSqlReadOnly],
+  [signOut, signOutReadOnly],
+]);
 
 export interface Mode {
   readOnly: boolean;
@@ -18,11 +24,11 @@ export interface Mode {
 
 /**
  * The tools a server offers: only the enabled groups; in read-only mode only tools that write
- * nothing, with run-sql swapped for its read-only form. Computed once per process.
+ * nothing, with run-sql and sign-out swapped for their read-only forms. Computed once per process.
  */
 export function selectTools(mode: Mode): Tool[] {
   return ALL.filter((t) => mode.features.includes(t.spec.group))
-    .map((t) => (mode.readOnly && t === runSql ? runSqlReadOnly : t))
+    .map((t) => (mode.readOnly ? (READ_ONLY_FORMS.get(t) ?? t) : t))
     .filter((t) => !mode.readOnly || t.spec.annotations.readOnlyHint === true);
 }
 

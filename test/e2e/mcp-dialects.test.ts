@@ -2,9 +2,11 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { freshDataDir, startTestBackend, TEST_API_KEY, type TestBackend } from '../support/backend.js';
+import { freshDataDir, startTestBackend, TEST_ANON_KEY, TEST_API_KEY, type TestBackend } from '../support/backend.js';
 import { startAiStandin, type AiStandin } from '../support/ai-standin.js';
 import { call, databaseScenario, serverEnv, stdioClient } from '../support/mcp.js';
+import { defineWalk } from '../insforge/walk.js';
+import { VERSION } from '../../src/version.js';
 
 /**
  * In front of the embedded backend, a proxy that makes it look like a real InsForge v2 server:
@@ -55,7 +57,7 @@ async function storageAndAuthScenario(client: Client) {
   expect(up.data.file).toMatchObject({ bucket: 'dialect', key: 'a/b.txt', size: 12 });
   expect((await call(client, 'list-files', { bucket: 'dialect', prefix: 'a/' })).data.files.map((f: { key: string }) => f.key)).toEqual(['a/b.txt']);
   expect((await call(client, 'download-file', { bucket: 'dialect', key: 'a/b.txt' })).data.text).toBe('same in both');
-  await call(client, 'delete-file', { bucket: 'dialect', key: 'a/b.txt' });
+  await call(client, 'delete-file', { bucket: 'dialect', key: 'a/b.txt', confirm: true });
 
   const signedUp = await call(client, 'sign-up', { email: 'dialect@example.com', password: 'dialect-password-1' });
   expect(signedUp.data).toMatchObject({ signedIn: true, user: { email: 'dialect@example.com' } });
@@ -101,4 +103,30 @@ describe.each(CASES)('MCP with --dialect $dialect (InsForge look-alike: $lookali
     await storageAndAuthScenario(client);
     await aiAndFunctionsScenario(client);
   });
+});
+
+/**
+ * The walk the real-backend suite makes (test/insforge/walk.ts: every tool, the error cases,
+ * the defects found on real InsForge), on the embedded backend through each dialect.
+ */
+describe.each(['documented', 'insforge-v2'] as const)('every tool on the embedded backend with --dialect %s', (dialect) => {
+  let ai: AiStandin;
+  let backend: TestBackend;
+  beforeAll(async () => {
+    ai = await startAiStandin();
+    backend = await startTestBackend('pglite', { backend: { aiBaseUrl: ai.baseUrl } });
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await ai?.close();
+  });
+  defineWalk(() => ({
+    url: backend.url,
+    env: (keys = { apiKey: true, anonKey: true }) => serverEnv({ INSFORGE_API_KEY: keys.apiKey ? TEST_API_KEY : '', INSFORGE_ANON_KEY: keys.anonKey ? TEST_ANON_KEY : '' }),
+    dialectArgs: ['--dialect', dialect],
+    dialect,
+    version: VERSION,
+    missingDefault: true,
+    privateFilesOwnerOnly: true,
+  }));
 });

@@ -85,7 +85,7 @@ describe('storage through MCP over stdio', () => {
     const down = await call(client, 'download-file', { bucket: 'docs', key: 'notes/hello.txt' });
     expect(down.data).toMatchObject({ text: 'Hello, storage! ünïcödé', file: { truncated: false } });
     expect(down.text).toMatch(/^<untrusted-data-/);
-    expect((await call(client, 'delete-file', { bucket: 'docs', key: 'notes/hello.txt' })).data).toEqual({ deleted: true });
+    expect((await call(client, 'delete-file', { bucket: 'docs', key: 'notes/hello.txt', confirm: true })).data).toEqual({ deleted: true });
     const gone = await call(client, 'download-file', { bucket: 'docs', key: 'notes/hello.txt' }, { allowError: true });
     expect(gone.data.error.status).toBe(404);
   });

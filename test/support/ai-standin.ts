@@ -12,6 +12,8 @@
  *   fail-401      → 401 with an OpenAI error body (a bad provider key)
  *   missing-model → 404 model_not_found
  *   gated         → streams the first word, then waits for release() before the rest
+ *   …fail-stream  → (any model ending so) streams the first word, then an error event, as OpenRouter
+ *                   reports a provider that fails after the answer began
  *   image-chat    → chat answer with an image in message.images (OpenRouter's image output)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -79,6 +81,11 @@ export async function startAiStandin(opts: { apiKey?: string; imagesApi?: boolea
     const words = answer.split(/(?<= )/);
     for (const [i, word] of words.entries()) {
       send({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
+      if (body.model.endsWith('fail-stream')) {
+        send({ error: { code: 500, message: '500 upstream provider failure' } });
+        ended = true;
+        return void res.end();
+      }
       if (i === 0 && body.model === 'gated') await gate.promise;
       else await new Promise((r) => setTimeout(r, 5));
       if (res.destroyed) return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toSearchParams } from '../../src/client/filters.js';
+import { columnsOf, toSearchParams } from '../../src/client/filters.js';
 
 describe('typed filters → PostgREST query', () => {
   const qs = (q: Parameters<typeof toSearchParams>[0]) => [...toSearchParams(q)].map(([k, v]) => `${k}=${v}`).join('&');
@@ -18,8 +18,19 @@ describe('typed filters → PostgREST query', () => {
     ).toBe('status=eq.active&price=gt.100&deleted_at=is.null&kind=in.(a,"b c","d,e","f\\"g")&name=not.like.*x*');
   });
 
-  it('repeats a column for range filters, as PostgREST ANDs them', () => {
-    expect(qs({ where: [{ column: 'a', op: 'gte', value: 1 }, { column: 'a', op: 'lt', value: 5 }] })).toBe('a=gte.1&a=lt.5');
+  it('sends several conditions on one column as one and=(…), never as a repeated key (D1)', () => {
+    expect(qs({ where: [{ column: 'a', op: 'gte', value: 1 }, { column: 'a', op: 'lt', value: 5 }] })).toBe('and=(a.gte.1,a.lt.5)');
+    expect(
+      qs({
+        where: [
+          { column: 'b', op: 'eq', value: 'x' },
+          { column: 'a', op: 'gte', value: 1 },
+          { column: 'c', op: 'in', value: ['p,q', 'r'] },
+          { column: 'a', op: 'is', value: null, not: true },
+          { column: 'c', op: 'neq', value: 'x, (y) "z": \\' },
+        ],
+      }),
+    ).toBe('b=eq.x&and=(a.gte.1,c.in.("p,q",r),a.not.is.null,c.neq."x, (y) \\"z\\": \\\\")');
   });
 
   it('builds or=() with quoted values', () => {
@@ -34,5 +45,10 @@ describe('typed filters → PostgREST query', () => {
 
   it('refuses a list for an operator other than in', () => {
     expect(() => toSearchParams({ where: [{ column: 'a', op: 'eq', value: [1, 2] }] })).toThrow(/only the "in" operator/);
+  });
+
+  it('lists the columns of rows with different keys, for columns= (D2)', () => {
+    expect(columnsOf([{ a: 1, b: 2 }, { b: 3, a: 4 }])).toBeUndefined();
+    expect(columnsOf([{ title: 'h1', qty: 1, note: 'n' }, { title: 'h2' }, { 'odd,name': true }])).toBe('title,qty,note,"odd,name"');
   });
 });

@@ -194,7 +194,9 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
       const [first] = JSON.parse(out.body ?? '[]') as Array<Record<string, unknown>>;
       if (first) reply.header('Location', `${req.url.split('?')[0]}?${table.primaryKey.map((c) => `${encodeURIComponent(c)}=eq.${encodeURIComponent(String(first[c]))}`).join('&')}`);
     }
-    return send(reply, 201, prefer.return === 'representation' ? shapeBody(media, out) : null, req, media);
+    // InsForge's proxy answers a minimal insert with `[]` where PostgREST sends no body: its path does too
+    const minimal = req.routeOptions.url?.startsWith('/api/database/') ? '[]' : null;
+    return send(reply, 201, prefer.return === 'representation' ? shapeBody(media, out) : minimal, req, media);
   };
 
   const change = (kind: 'update' | 'delete') => async (req: FastifyRequest<{ Params: { table: string } }>, reply: FastifyReply) => {

@@ -50,29 +50,35 @@ export const signIn = defineTool(
   async (ctx, args, extra) => remember(ctx, await ctx.client().signIn(args.email, args.password, extra.signal)),
 );
 
+const ACTING_AS = {
+  admin: 'the configured admin API key (bypasses RLS)',
+  anon: 'the anon key (role anon: RLS applies; no API key is configured)',
+};
+
 export const getCurrentUser = defineTool(
   {
     name: 'get-current-user',
     group: 'auth',
-    description: 'Who data tools act as: the signed-in user or the API key.',
+    description: 'Who data tools act as: the signed-in user or the configured key.',
     input: {},
     output: { signedIn: z.boolean(), user: user.optional(), actingAs: z.string() },
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   async (ctx, _args, extra) => {
-    if (!ctx.session.user && !ctx.stateless) return ok({ signedIn: false, actingAs: 'the configured API key (admin; bypasses RLS)' });
+    if (!ctx.session.user && !ctx.stateless) return ok({ signedIn: false, actingAs: ACTING_AS[await ctx.client().configuredKey()] });
     return ok({ signedIn: true, user: await ctx.client().currentUser(extra.signal), actingAs: 'the signed-in user (RLS applies)' }, { untrusted: true });
   },
 );
 
+/** What both forms of sign-out share. */
+const SIGN_OUT = { name: 'sign-out', group: 'auth', input: {}, output: { signedOut: z.boolean() } } as const;
+
 export const signOut = defineTool(
   {
-    name: 'sign-out',
-    group: 'auth',
-    description: 'Sign out; data tools go back to the API key.',
-    input: {},
-    output: { signedOut: z.boolean() },
-    annotations: { ...AUTH, readOnlyHint: true, idempotentHint: true },
+    ...SIGN_OUT,
+    description: 'Sign out; data tools go back to the configured key.',
+    // revokes the session on the backend: a write, though not of data
+    annotations: { ...AUTH, idempotentHint: true },
   },
   async (ctx, _args, extra) => {
     const had = ctx.session.user;
@@ -81,6 +87,20 @@ export const signOut = defineTool(
     ctx.session.user = undefined;
     await ctx.client().withUserToken(had.token).signOut(extra.signal);
     return ok({ signedOut: true });
+  },
+);
+
+/** sign-out of --read-only mode: this session forgets the token; the backend is not asked to revoke it. */
+export const signOutReadOnly = defineTool(
+  {
+    ...SIGN_OUT,
+    description: 'Stop acting as the signed-in user (read-only: the session is not revoked).',
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  },
+  async (ctx) => {
+    const had = ctx.session.user;
+    ctx.session.user = undefined;
+    return ok({ signedOut: Boolean(had) });
   },
 );
 

@@ -7,8 +7,11 @@ import { existingFile } from '../local-files.js';
 
 const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only');
 const MAX_CODE_BYTES = 1024 * 1024;
-/** Response headers worth showing the agent; the rest is transport noise. */
-const SHOWN_HEADERS = /^(content-type|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
+/** Response headers worth showing the agent: the function's own, not what the backend's stack adds. */
+const SHOWN_HEADERS = /^(content-type|content-disposition|location|cache-control|set-cookie|www-authenticate|retry-after|x-.*)$/i;
+/** How the runtimes say there is no such function: the embedded backend, InsForge's Deno runtime, InsForge cloud's router. */
+const RUNTIME_NOT_FOUND = /^(FUNCTION_NOT_FOUND|Function not found( or not active)?)$/;
+const TRANSPORT_HEADERS = /^x-(powered-by|ratelimit-.*|request-id|content-type-options|frame-options|xss-protection|dns-prefetch-control|download-options|permitted-cross-domain-policies)$/i;
 
 export const listFunctions = defineTool(
   {
@@ -26,7 +29,7 @@ export const deployFunction = defineTool(
   {
     name: 'deploy-function',
     group: 'functions',
-    description: 'Create or update a function from code or filePath: export default async (req: Request) => Response.',
+    description: 'Create or update a function from code or filePath: module.exports = async function (req) { return new Response(…) }.',
     input: {
       slug,
       name: z.string().max(200).optional(),
@@ -34,7 +37,7 @@ export const deployFunction = defineTool(
       code: z.string().min(1).max(MAX_CODE_BYTES).optional(),
       filePath: z.string().min(1).optional().describe('Local source file (stdio only)'),
     },
-    output: { function: z.record(z.string(), z.unknown()), created: z.boolean() },
+    output: { function: z.record(z.string(), z.unknown()), created: z.boolean(), note: z.string().optional() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   },
   async (ctx, args, extra) => {
@@ -81,7 +84,8 @@ export const invokeFunction = defineTool(
   },
   async (ctx, args, extra) => {
     const res = await ctx.client().invokeFunction(args.slug, { method: args.method ?? 'POST', body: args.body, headers: args.headers }, extra.signal);
-    const headers = Object.fromEntries(Object.entries(res.headers).flatMap(([k, v]) => (SHOWN_HEADERS.test(k) && v !== undefined ? [[k, Array.isArray(v) ? v.join(', ') : v]] : [])));
+    const shown = (k: string) => SHOWN_HEADERS.test(k) && !TRANSPORT_HEADERS.test(k);
+    const headers = Object.fromEntries(Object.entries(res.headers).flatMap(([k, v]) => (shown(k) && v !== undefined ? [[k, Array.isArray(v) ? v.join(', ') : v]] : [])));
     let body: unknown = res.text;
     if (String(res.headers['content-type'] ?? '').includes('json')) {
       try {
@@ -91,7 +95,7 @@ export const invokeFunction = defineTool(
       }
     }
     // the backend's own "no such function" is a failed call, unlike a 404 the function itself returns
-    if (res.status === 404 && (body as { error?: unknown } | null)?.error === 'FUNCTION_NOT_FOUND') {
+    if (res.status === 404 && RUNTIME_NOT_FOUND.test(String((body as { error?: unknown } | null)?.error))) {
       throw new BackendError(404, 'FUNCTION_NOT_FOUND', `No active function "${args.slug}"`, 'List them with list-functions, or deploy it with deploy-function.');
     }
     return ok({ status: res.status, headers, body }, { untrusted: true });

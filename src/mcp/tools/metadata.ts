@@ -1,37 +1,35 @@
 import { z } from 'zod';
+import type { TableMeta } from '../../client/metadata.js';
 import { defineTool } from '../tool.js';
 import { ok } from '../results.js';
 
-interface TableMeta {
-  tableName: string;
-  columns?: { columnName: string; type: string; isPrimaryKey?: boolean }[];
-}
-
-const tablesOf = (metadata: Record<string, unknown>) => ((metadata.database as { tables?: TableMeta[] } | undefined)?.tables ?? []) as TableMeta[];
-
 /** Table → "column:type, …": what an agent needs to write queries, in few tokens. */
-const compactTables = (metadata: Record<string, unknown>) =>
-  Object.fromEntries(tablesOf(metadata).map((t) => [t.tableName, (t.columns ?? []).map((c) => `${c.columnName}:${c.type}${c.isPrimaryKey ? ' pk' : ''}`).join(', ')]));
+const compactTables = (tables: TableMeta[]) => Object.fromEntries(tables.map((t) => [t.tableName, t.columns.map((c) => `${c.columnName}:${c.type}${c.isPrimaryKey ? ' pk' : ''}`).join(', ')]));
+
+const list = z.array(z.record(z.string(), z.unknown()));
 
 export const getBackendMetadata = defineTool(
   {
     name: 'get-backend-metadata',
     group: 'metadata',
-    description: 'Backend URL and tables with column types. verbose: RLS, policies, keys, functions.',
+    description: 'Backend URL, version, tables with column types. verbose: keys, RLS, policies, SQL functions, buckets.',
     input: { verbose: z.boolean().optional() },
-    output: { backend: z.record(z.string(), z.unknown()), tables: z.record(z.string(), z.unknown()) },
+    output: { backend: z.record(z.string(), z.unknown()), tables: z.record(z.string(), z.unknown()), sqlFunctions: list.optional(), buckets: list.optional(), functions: list.optional() },
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   async (ctx, { verbose }, extra) => {
     const client = ctx.client();
-    const [metadata, dialect, url] = await Promise.all([client.getMetadata(extra.signal), client.resolveDialect(extra.signal), client.baseUrl()]);
-    const backend = { url, dialect, version: metadata.version };
-    if (!verbose) return ok({ backend, tables: compactTables(metadata) });
-    const { database, ...rest } = metadata as { database?: Record<string, unknown> };
-    const tables = Object.fromEntries(tablesOf(metadata).map(({ tableName, ...t }) => [tableName, t]));
-    const { tables: _listed, ...databaseRest } = database ?? {};
+    const [metadata, dialect, version, url] = await Promise.all([
+      client.getMetadata({ sqlFunctions: verbose }, extra.signal),
+      client.resolveDialect(extra.signal),
+      client.backendVersion(extra.signal),
+      client.baseUrl(),
+    ]);
+    const backend = { url, dialect, version };
+    if (!verbose) return ok({ backend, tables: compactTables(metadata.tables) });
+    const tables = Object.fromEntries(metadata.tables.map(({ tableName, ...t }) => [tableName, t]));
     // comments, policy expressions and defaults are text anyone with DDL rights wrote
-    return ok({ backend, tables, ...rest, database: databaseRest }, { untrusted: true });
+    return ok({ backend, tables, sqlFunctions: metadata.sqlFunctions, buckets: metadata.buckets, functions: metadata.functions }, { untrusted: true });
   },
 );
 

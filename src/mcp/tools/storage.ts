@@ -227,9 +227,10 @@ export const deleteFile = defineTool(
     name: 'delete-file',
     group: 'storage',
     description: 'Delete one file.',
-    input: { bucket, key },
+    input: { bucket, key, confirm: confirmArg },
     output: { deleted: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    destroys: ({ bucket, key }) => `delete the file "${key}" of the bucket "${bucket}"`,
   },
   async (ctx, args, extra) => {
     await ctx.client().deleteFile(args.bucket, args.key, extra.signal);
