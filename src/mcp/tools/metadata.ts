@@ -24,8 +24,9 @@ export const getBackendMetadata = defineTool(
   },
   async (ctx, { verbose }, extra) => {
     const client = ctx.client();
-    const [metadata, dialect, url] = await Promise.all([client.getMetadata(extra.signal), client.resolveDialect(extra.signal), client.baseUrl()]);
-    const backend = { url, dialect, version: metadata.version };
+    const [metadata, dialect, url, notes] = await Promise.all([client.getMetadata(extra.signal), client.resolveDialect(extra.signal), client.baseUrl(), client.backendNotes()]);
+    // notes: what the user should know about this backend, e.g. that it moved off its usual port
+    const backend = { url, dialect, version: metadata.version, ...(notes.length ? { notes } : {}) };
     if (!verbose) return ok({ backend, tables: compactTables(metadata) });
     const { database, ...rest } = metadata as { database?: Record<string, unknown> };
     const tables = Object.fromEntries(tablesOf(metadata).map(({ tableName, ...t }) => [tableName, t]));
