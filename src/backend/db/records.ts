@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
+import { ApiError, TABLE_NOT_FOUND_NEXT, uidWasNull } from '../errors.js';
 import { requireCaller } from '../caller.js';
 import type { BackendContext } from '../context.js';
-import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, parsePrefer, parseRange, resolvePaging, toSingleObject, wantsSingleObject, type BuiltQuery, type Prefer } from './postgrest.js';
+import { buildDelete, buildInsert, buildRpc, buildSelect, buildUpdate, functionNotFound, parsePrefer, parseRange, resolvePaging, toSingleObject, wantsSingleObject, type BuiltQuery, type Prefer } from './postgrest.js';
 import type { TableInfo } from './types.js';
 
 /** Each built statement answers one row: the JSON body as text, the row count, the total if counted. */
@@ -36,7 +36,7 @@ function queryOf(req: FastifyRequest): URLSearchParams {
 async function tableOrThrow(ctx: BackendContext, name: string): Promise<TableInfo> {
   const table = await ctx.catalog.table(name);
   if (!table) {
-    throw new ApiError(404, 'DATABASE_NOT_FOUND', `relation "public.${name}" does not exist`, 'Check the table name with get-backend-metadata, or create the table first.', { code: '42P01' });
+    throw new ApiError(404, 'DATABASE_NOT_FOUND', `relation "public.${name}" does not exist`, TABLE_NOT_FOUND_NEXT, { code: '42P01' });
   }
   return table;
 }
@@ -86,7 +86,9 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
   const insert = async (req: FastifyRequest<{ Params: { table: string } }>, reply: FastifyReply) => {
     const table = await tableOrThrow(ctx, req.params.table);
     const prefer = parsePrefer(req.headers.prefer);
-    const out = await run(ctx, req, buildInsert(table, queryOf(req), req.body, prefer));
+    const out = await run(ctx, req, buildInsert(table, queryOf(req), req.body, prefer)).catch((err: unknown) => {
+      throw uidWasNull(err, table, requireCaller(req.caller).role) ?? err;
+    });
     preferenceApplied(reply, prefer);
     reply.header('Content-Range', `*/${out.n}`);
     return sendJson(reply, 201, prefer.return === 'representation' ? shapeBody(req, out) : null, req);
@@ -109,6 +111,8 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
     if (typeof args !== 'object' || args === null || Array.isArray(args)) {
       throw new ApiError(400, 'INVALID_INPUT', 'RPC arguments must be a JSON object of named arguments', 'Send e.g. {"user_id": "123"}.');
     }
+    // no function of that name at all: say which, with the argument names given (PostgREST's wording)
+    if (candidates.length === 0) throw functionNotFound('public', req.params.fn, Object.keys(args));
     const out = await run(ctx, req, buildRpc(candidates, args, req.method === 'GET' ? undefined : query));
     return sendJson(reply, 200, shapeBody(req, out), req);
   };
