@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { freshDataDir } from '../support/backend.js';
-import { call, CLI, serverEnv } from '../support/mcp.js';
+import { freshDataDir, TEST_ANON_KEY, TEST_API_KEY } from '../support/backend.js';
+import { call, CLI, serverEnv, spawnHttpServer } from '../support/mcp.js';
 
 /** A port nothing listens on right now. */
 async function freePort(): Promise<number> {
@@ -132,6 +132,29 @@ describe('a shared backend survives its owner', () => {
     expect(second.stderr()).toMatch(/taking the backend over on port/);
     await second.client.close();
     await first.client.close().catch(() => undefined);
+  });
+});
+
+describe('what npm start prints', () => {
+  it('MCP URLs, HTTP and stdio configs, how to pass flags, then the backend URL, anon key and a .env for app code', { timeout: 120_000 }, async () => {
+    const dataDir = await freshDataDir();
+    const server = await spawnHttpServer(['--data-dir', dataDir]);
+    try {
+      await until(async () => server.stderr().includes('INSFORGE_ANON_KEY='), 110_000);
+      const out = server.stderr();
+      expect(out).toContain(`Streamable HTTP at ${server.url}/mcp, legacy SSE at ${server.url}/sse`);
+      expect(out).toContain(`claude mcp add --transport http insforge ${server.url}/mcp`);
+      const desktop = /Claude Desktop \(claude_desktop_config\.json\): (\{.*\})/.exec(out);
+      expect(JSON.parse(desktop![1]!)).toEqual({ mcpServers: { insforge: { command: process.execPath, args: [resolve(CLI), '--data-dir', dataDir] } } });
+      expect(out).toContain('npm start -- --port 4000');
+      const backendUrl = /Embedded backend for your app: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+      expect(out).toContain(`anon key: ${TEST_ANON_KEY}`);
+      expect(out).toContain(`    INSFORGE_BASE_URL=${backendUrl}\n    INSFORGE_ANON_KEY=${TEST_ANON_KEY}\n`);
+      expect(out).toContain(`The admin API key is kept in ${join(dataDir, 'keys.json')}`);
+      expect(out).not.toContain(TEST_API_KEY);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
