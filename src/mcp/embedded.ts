@@ -38,7 +38,7 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
   let loaded: SharedBackend | undefined;
   const targets = new WeakMap<Endpoint, Target>();
   const endpoints = new WeakMap<Target, Endpoint>();
-  let startedAt: string | undefined;
+  let lastSaid: string | undefined;
 
   const shared = () =>
     (backend ??= import('../backend/shared.js').then(
@@ -73,8 +73,8 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
     targets.set(endpoint, target);
     endpoints.set(target, endpoint);
     const said = endpoint.kind === 'own' ? `embedded backend at ${endpoint.url}` : `using the backend at ${endpoint.url}, run by insforge-mcp pid ${endpoint.ownerPid} for ${dataDir}`;
-    if (startedAt !== said) log(`${said}; keys in ${endpoint.keysPath}`);
-    startedAt = said;
+    if (lastSaid !== said) log(`${said}; keys in ${endpoint.keysPath}`);
+    lastSaid = said;
     for (const note of notes) log(note);
     return target;
   }

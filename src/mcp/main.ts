@@ -106,10 +106,12 @@ function clientConfigs(mcpUrl: string, sseUrl: string, withToken: boolean): stri
 function stdioConfigs(config: McpConfig): string {
   const cli = resolve(process.argv[1] ?? 'dist/cli.js');
   const args = [cli, ...(config.dataDir ? ['--data-dir', resolve(config.dataDir)] : []), ...(config.url ? ['--url', config.url] : [])];
+  // a key is never printed: with --url, the config says where it goes
+  const env = config.url ? { env: { INSFORGE_API_KEY: '<your admin API key>' } } : {};
   return [
     'Stdio configs (the client starts insforge-mcp itself; on the same data dir it shares this backend):',
-    `  Claude Desktop (claude_desktop_config.json): ${json({ mcpServers: { insforge: { command: process.execPath, args } } })}`,
-    `  Claude Code:        claude mcp add insforge -- ${[process.execPath, ...args].map(shellQuote).join(' ')}`,
+    `  Claude Desktop (claude_desktop_config.json): ${json({ mcpServers: { insforge: { command: process.execPath, args, ...env } } })}`,
+    `  Claude Code:        claude mcp add insforge ${config.url ? "-e INSFORGE_API_KEY='<your admin API key>' " : ''}-- ${[process.execPath, ...args].map(shellQuote).join(' ')}`,
     'Flags: npm start -- --port 4000 --backend-port 7200 (after "--"; insforge-mcp --help lists them all)',
   ].join('\n');
 }
