@@ -7,7 +7,8 @@ import type { Endpoint, SettingDifference, SharedBackend } from '../backend/shar
 /** What app code needs, for `npm start` to print. */
 export interface BackendSetup {
   url: string;
-  anonKey: string;
+  /** Undefined when it was given (--anon-key): a key the user passed in is not echoed back. */
+  anonKey?: string;
   keysPath: string;
   notes: string[];
 }
@@ -115,7 +116,7 @@ export function embeddedBackend(config: McpConfig, log: (msg: string) => void): 
     async setup() {
       const s = await shared();
       const endpoint = await s.endpoint().catch(() => undefined);
-      return endpoint && { url: endpoint.url, anonKey: endpoint.keys.anonKey, keysPath: endpoint.keysPath, notes: notesOf(endpoint, dataDir) };
+      return endpoint && { url: endpoint.url, anonKey: config.anonKey ? undefined : endpoint.keys.anonKey, keysPath: endpoint.keysPath, notes: notesOf(endpoint, dataDir) };
     },
     async close() {
       await (await backend)?.close();

@@ -116,14 +116,19 @@ function stdioConfigs(config: McpConfig): string {
   ].join('\n');
 }
 
-/** What app code needs to reach the embedded backend, printed once it is up. */
+/**
+ * What app code needs to reach the embedded backend, printed once it is up. The anon key is public by
+ * design (it ships in app code) and is printed when the backend generated it; one given with
+ * --anon-key is not echoed back, and the admin key never is.
+ */
 function appSetup(setup: BackendSetup): string {
+  const anonKey = setup.anonKey ?? '<the --anon-key you gave>';
   return [
     `Embedded backend for your app: ${setup.url}`,
-    `  anon key: ${setup.anonKey}`,
+    `  anon key: ${anonKey}`,
     '  .env for app code:',
     `    INSFORGE_BASE_URL=${setup.url}`,
-    `    INSFORGE_ANON_KEY=${setup.anonKey}`,
+    `    INSFORGE_ANON_KEY=${anonKey}`,
     `  The admin API key is kept in ${setup.keysPath} (it bypasses row-level security: keep it out of app code).`,
     ...setup.notes.map((n) => `  Note: ${n}`),
   ].join('\n');

@@ -81,7 +81,8 @@ describe('a fresh clone', () => {
     const client = new Client({ name: 'newcomer', version: '1.0.0' });
     await client.connect(transport);
     try {
-      const result = await client.callTool({ name: 'get-backend-metadata', arguments: {} });
+      // a first start creates the database: more than the SDK's default 60 s on a busy machine
+      const result = await client.callTool({ name: 'get-backend-metadata', arguments: {} }, undefined, { timeout: 300_000 });
       expect(result.isError, `${JSON.stringify(result.content)}\n${stderr}`).toBeFalsy();
       expect((result.structuredContent as { backend: { url: string } }).backend.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     } finally {

@@ -17,7 +17,9 @@ const filter = z
     value: listedAs(z.union([scalar, z.array(scalar)]).describe('Scalar; list for in; null/true/false for is'), SCALAR_OR_LIST),
     not: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  // the listing says a value may be a list; only "in" takes one (else the client would throw)
+  .refine((f) => !Array.isArray(f.value) || f.op === 'in', { message: 'a list takes op "in"', path: ['value'] });
 const filters = z.array(filter).max(50);
 const row = z.record(z.string(), z.unknown());
 const rows = z.array(row);
