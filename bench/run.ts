@@ -64,8 +64,8 @@ interface ServerCommand {
   env: Record<string, string>;
 }
 const ours = (url: string): ServerCommand => ({ args: ['dist/cli.js', '--url', url], env: { ...process.env, INSFORGE_API_KEY: API_KEY } as Record<string, string> });
-/** The official InsForge MCP server from npm, pointed at the same backend. */
-const theirs = (url: string): ServerCommand => ({ args: ['node_modules/@insforge/mcp/dist/index.js', '--api_key', API_KEY, '--api_base_url', url], env: { ...process.env } as Record<string, string> });
+/** The official InsForge MCP server from npm (installed in devtools/: scripts/devtools.mjs), pointed at the same backend. */
+const theirs = (url: string): ServerCommand => ({ args: ['devtools/node_modules/@insforge/mcp/dist/index.js', '--api_key', API_KEY, '--api_base_url', url], env: { ...process.env } as Record<string, string> });
 
 async function connect(cmd: ServerCommand): Promise<{ client: Client; transport: StdioClientTransport }> {
   const transport = new StdioClientTransport({ command: serverNode, args: cmd.args, env: cmd.env, stderr: 'ignore' });

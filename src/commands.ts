@@ -1,4 +1,5 @@
 import { ConfigError, defaultDataDir, parseConfig, type BackendConfig, type McpConfig } from './config.js';
+import { stopThenExit } from './stop.js';
 import { NAME, VERSION } from './version.js';
 
 const log = (msg: string) => process.stderr.write(`${NAME}: ${msg}\n`);
@@ -8,16 +9,18 @@ function onSignals(close: () => Promise<void>) {
   const stop = () => {
     if (stopping) process.exit(1);
     stopping = true;
-    close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        log(`error while stopping: ${err.message}`);
-        process.exit(1);
-      },
-    );
+    stopThenExit(close, log);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** A port that another program holds: which one, and the flag that picks another (exit 2, like a bad flag). */
+function portInUse(err: unknown, command: string): string | undefined {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e?.code !== 'EADDRINUSE') return undefined;
+  const where = e.port !== undefined ? `Port ${e.port}${e.address ? ` on ${e.address}` : ''}` : 'The port';
+  return `${where} is already in use by another program (or another ${command}). Choose another with --port N (env INSFORGE_PORT), or stop what holds it.`;
 }
 
 async function runBackend(config: BackendConfig) {
@@ -52,8 +55,9 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    log(err.message);
+  const taken = portInUse(err, process.argv[2] === 'backend' ? 'insforge-mcp backend' : 'insforge-mcp --http');
+  if (err instanceof ConfigError || taken) {
+    log(taken ?? (err as Error).message);
     process.exit(2);
   }
   log((err as Error)?.message ?? String(err));

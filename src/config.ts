@@ -28,7 +28,7 @@ export const FLAGS = {
   'api-key': { type: 'string', env: 'INSFORGE_API_KEY', for: both, arg: 'KEY', help: 'Admin API key (with --url), or a fixed admin key for the embedded backend.' },
   'anon-key': { type: 'string', env: 'INSFORGE_ANON_KEY', for: both, arg: 'KEY', help: 'Anon key (with --url), or a fixed anon key for the embedded backend.' },
   http: { type: 'boolean', env: 'INSFORGE_HTTP', for: ['mcp'], help: 'Serve MCP over HTTP (Streamable HTTP at /mcp, legacy SSE at /sse) instead of stdio.' },
-  port: { type: 'string', env: 'INSFORGE_PORT', for: both, arg: 'N', help: 'Port to listen on (MCP HTTP default 3333, backend default 7130).' },
+  port: { type: 'string', env: 'INSFORGE_PORT', for: both, arg: 'N', help: "Port to listen on (MCP HTTP default 3333; backend: the data dir's kept port, at first 7130)." },
   host: { type: 'string', env: 'INSFORGE_HOST', for: both, arg: 'HOST', help: 'Interface to bind (default 127.0.0.1).' },
   'allowed-origins': { type: 'string', env: 'INSFORGE_ALLOWED_ORIGINS', for: ['mcp'], arg: 'LIST', help: 'Browser origins allowed on the MCP HTTP server besides its own (http://127.0.0.1:PORT, http://localhost:PORT), comma-separated: scheme://host[:port], scheme://host:* (any port) or * (default: none; other localhost ports are refused).' },
   'allowed-hosts': { type: 'string', env: 'INSFORGE_ALLOWED_HOSTS', for: ['mcp'], arg: 'LIST', help: 'Comma-separated Host header values allowed (default: localhost, 127.0.0.1, [::1]).' },
@@ -36,7 +36,7 @@ export const FLAGS = {
   stateless: { type: 'boolean', env: 'INSFORGE_STATELESS', for: ['mcp'], help: "With --http: keep no sessions; each request must carry the caller's own Authorization: Bearer (an InsForge key or user token), and acts with it (401 without; the configured keys are never used)." },
   'read-only': { type: 'boolean', env: 'INSFORGE_READ_ONLY', for: ['mcp'], help: 'Offer only tools that write nothing; run-sql runs in a read-only transaction.' },
   features: { type: 'string', env: 'INSFORGE_FEATURES', for: ['mcp'], arg: 'LIST', help: `Tool groups to offer, comma-separated: ${FEATURE_NAMES.join(',')} (default all).` },
-  'backend-port': { type: 'string', env: 'INSFORGE_BACKEND_PORT', for: ['mcp'], arg: 'N', help: 'Port of the embedded backend (default 7130; a random free port if taken).' },
+  'backend-port': { type: 'string', env: 'INSFORGE_BACKEND_PORT', for: ['mcp'], arg: 'N', help: 'Port of the embedded backend, kept in the data dir for later starts (default: the kept one, at first 7130; a free one for now if another program has it; 0 = random).' },
   'data-dir': { type: 'string', env: 'INSFORGE_DATA_DIR', for: both, arg: 'DIR', help: 'Embedded backend data directory (default $XDG_DATA_HOME/insforge-mcp).' },
   'database-url': { type: 'string', env: 'DATABASE_URL', for: both, arg: 'URL', help: 'Use this Postgres instead of the embedded PGlite.' },
   'cors-origins': { type: 'string', env: 'INSFORGE_CORS_ORIGINS', for: both, arg: 'LIST', help: 'Embedded backend CORS origins, comma-separated (default: * = all).' },
@@ -90,7 +90,8 @@ const common = {
 
 export const BackendConfigSchema = z.object({
   ...common,
-  port: port.default(7130),
+  // default: the port kept in the data dir, at first 7130 (backend/server.ts)
+  port: port.optional(),
 });
 
 export const McpConfigSchema = z.object({
@@ -102,7 +103,7 @@ export const McpConfigSchema = z.object({
   allowedHosts: list.optional(),
   httpToken: z.string().min(16, 'use at least 16 characters').optional(),
   timeout: positive.default(30000),
-  backendPort: port.default(7130),
+  backendPort: port.optional(), // as the backend's port above
   stateless: flagBool.default(false),
   dialect: z.enum(['auto', 'documented', 'insforge-v2']).default('auto'),
   readOnly: flagBool.default(false),

@@ -40,7 +40,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof PostgrestError) {
     const kind = err.status === 404 ? 'DATABASE_NOT_FOUND' : err.status === 406 ? 'NOT_ACCEPTABLE' : 'INVALID_INPUT';
-    return new ApiError(err.status, kind, err.message, err.nextActions ?? err.hint ?? 'Fix the query: see the PostgREST grammar in the API docs.', {
+    const next = err.code === 'PGRST202' ? 'Check the function name and its argument names (GET /api/metadata lists the functions), or create it with SQL.' : "Fix the query string: filters, select, order and limit follow PostgREST's grammar.";
+    return new ApiError(err.status, kind, err.message, err.nextActions ?? err.hint ?? next, {
       code: err.code,
       ...(err.details ? { details: err.details } : {}),
       ...(err.hint ? { hint: err.hint } : {}),

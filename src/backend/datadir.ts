@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Secrets the backend needs; generated once per data dir and kept there with mode 0600. */
@@ -12,6 +12,8 @@ export interface BackendKeys {
 
 export const KEYS_FILE = 'keys.json';
 const LOCK_FILE = 'backend.lock';
+/** The backend's address, kept so that it is the same at every start (an app's baseUrl must not move). */
+const ADDRESS_FILE = 'backend.json';
 
 /**
  * Creates the data dir if needed and makes it and everything in it owner-only (directories 0700,
@@ -55,13 +57,18 @@ export async function loadKeys(dir: string, fixed: { apiKey?: string; anonKey?: 
       anonKey: `anon_${randomBytes(24).toString('hex')}`,
       jwtSecret: randomBytes(48).toString('base64url'),
     };
-    // 'wx' so two first starts racing cannot both write; the loser re-reads the winner's file.
+    // Written whole beside it and linked into place: a process killed meanwhile leaves no half file,
+    // and link() fails if it exists, so of two first starts racing, the loser re-reads the winner's.
+    const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      await writeFile(path, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      await writeFile(temp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      await link(temp, path);
       created = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       stored = JSON.parse(await readFile(path, 'utf8')) as BackendKeys;
+    } finally {
+      await rm(temp, { force: true });
     }
   }
   await chmod(path, 0o600);
@@ -77,12 +84,14 @@ export interface LockOwner {
   url: string;
   /** Random per lock, so a lock left by an earlier process that had our pid (containers) is seen as stale. */
   instance?: string;
+  /** The running backend's settings (backendSettings in server.ts), so that servers sharing it can tell theirs differ. */
+  settings?: Record<string, unknown>;
 }
 
 /** Locks held by this process, by instance id. */
 const heldHere = new Set<string>();
 
-export type LockResult = { acquired: true; release: (url?: string) => Promise<void>; publish: (url: string) => Promise<void> } | { acquired: false; owner: LockOwner };
+export type LockResult = { acquired: true; release: () => Promise<void>; publish: (url: string, settings: Record<string, unknown>) => Promise<void> } | { acquired: false; owner: LockOwner };
 
 const alive = (pid: number) => {
   try {
@@ -107,7 +116,7 @@ export async function acquireLock(dir: string): Promise<LockResult> {
       await handle.writeFile(JSON.stringify({ pid: process.pid, url: '', instance }));
       await handle.close();
       heldHere.add(instance);
-      const publish = (url: string) => writeFile(path, JSON.stringify({ pid: process.pid, url, instance }), { mode: 0o600 });
+      const publish = (url: string, settings: Record<string, unknown>) => writeFile(path, JSON.stringify({ pid: process.pid, url, instance, settings }), { mode: 0o600 });
       let released = false;
       const release = async () => {
         if (released) return;
@@ -124,17 +133,49 @@ export async function acquireLock(dir: string): Promise<LockResult> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let owner: LockOwner | undefined;
-    try {
-      owner = JSON.parse(await readFile(path, 'utf8')) as LockOwner;
-    } catch {
-      owner = undefined; // half-written by a racing starter, or removed meanwhile
-    }
-    const live = owner && (owner.pid === process.pid ? heldHere.has(owner.instance ?? '') : alive(owner.pid));
-    if (owner && live) return { acquired: false, owner };
+    const owner = await readLockOwner(dir);
+    if (owner && ownerAlive(owner)) return { acquired: false, owner };
     // unreadable: being written by a racing starter, or left half-written by a killed one
     if (!owner && attempt < 10) await new Promise((r) => setTimeout(r, 100));
     else await rm(path, { force: true });
   }
   throw new Error(`Could not take the lock ${path}; remove it if no insforge-mcp backend is running.`);
+}
+
+/** The lock's owner, or undefined: no lock, or one half-written by a racing starter. */
+export async function readLockOwner(dir: string): Promise<LockOwner | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that holds (or held) a lock still runs. */
+export const ownerAlive = (owner: LockOwner) => (owner.pid === process.pid ? heldHere.has(owner.instance ?? '') : alive(owner.pid));
+
+/** The port this data dir's backend listens on, once one was chosen. */
+export async function readKeptPort(dir: string): Promise<number | undefined> {
+  try {
+    const { port } = JSON.parse(await readFile(join(dir, ADDRESS_FILE), 'utf8')) as { port?: unknown };
+    return Number.isInteger(port) && (port as number) > 0 && (port as number) < 65536 ? (port as number) : undefined;
+  } catch {
+    return undefined; // none yet, or unreadable: the default applies, and the next start writes it anew
+  }
+}
+
+export async function keepPort(dir: string, port: number): Promise<void> {
+  await writeFile(join(dir, ADDRESS_FILE), JSON.stringify({ port }) + '\n', { mode: 0o600 });
+}
+
+/**
+ * What a process killed during a first start left: PGlite's initdb runs in a staging dir that is
+ * renamed into place when done (db/pglite.ts), so a staging dir of a process that is gone is only
+ * litter. Called with the lock held, so no other process is creating one.
+ */
+export async function removeLeftovers(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names.filter((n) => /^pgdata\.init-\d+$/.test(n) && Number(n.split('-').pop()) !== process.pid).map((n) => rm(join(dir, n), { recursive: true, force: true })),
+  );
 }

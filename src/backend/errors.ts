@@ -1,4 +1,4 @@
-import type { PgErrorLike } from './db/types.js';
+import type { PgErrorLike, TableInfo } from './db/types.js';
 
 /** The seed's error envelope; `code` carries the Postgres SQLSTATE when there is one. */
 export interface ErrorEnvelope {
@@ -34,11 +34,14 @@ interface PgMapping {
   next: string;
 }
 
-/** SQLSTATE → status, by exact code first, then by class (first two characters). */
+/** An unknown table, as app code should go on: the routes that list and create tables. */
+export const TABLE_NOT_FOUND_NEXT = 'Check the table name (GET /api/metadata lists the tables), or create the table first (POST /api/database/tables).';
+
+/** SQLSTATE → status, by exact code first, then by class (first two characters). Next actions name routes: the reader is app code. */
 const BY_CODE: Record<string, PgMapping> = {
-  '42P01': { status: 404, error: 'DATABASE_NOT_FOUND', next: 'Check the table name with get-backend-metadata, or create the table first.' },
+  '42P01': { status: 404, error: 'DATABASE_NOT_FOUND', next: TABLE_NOT_FOUND_NEXT },
   '42883': { status: 404, error: 'DATABASE_NOT_FOUND', next: 'Check the function name and argument names and types.' },
-  '42703': { status: 400, error: 'DATABASE_VALIDATION_ERROR', next: 'Check the column names with describe-table.' },
+  '42703': { status: 400, error: 'DATABASE_VALIDATION_ERROR', next: 'Check the column names: GET /api/metadata/{table} lists them.' },
   '42501': { status: 403, error: 'FORBIDDEN', next: 'Row-level security or privileges refused this. Check the policies on the table, or use a key or user allowed to do it.' },
   '23505': { status: 409, error: 'DATABASE_DUPLICATE', next: 'A row with this unique value exists. Use an upsert (on conflict) or change the value.' },
   '23503': { status: 409, error: 'DATABASE_CONSTRAINT_VIOLATION', next: 'The referenced row does not exist, or other rows still reference this one.' },
@@ -68,4 +71,24 @@ export function fromPgError(err: PgErrorLike): ApiError {
     ...(err.detail ? { details: err.detail } : {}),
     ...(err.hint ? { hint: err.hint } : {}),
   });
+}
+
+/**
+ * A NOT NULL column whose default is auth.uid(), written by a request without a user (the admin or
+ * the anon key): the value is missing because auth.uid() is null, not because the caller left it out
+ * by mistake. Said as such; undefined for any other error.
+ */
+export function uidWasNull(err: unknown, table: TableInfo, role: string): ApiError | undefined {
+  if (role === 'authenticated' || !isPgError(err) || err.code !== '23502') return undefined;
+  const name = (err as { column?: unknown }).column;
+  const column = typeof name === 'string' ? table.columns.get(name) : undefined;
+  if (!column || !/\bauth\.uid\(\)/.test(column.defaultValue ?? '')) return undefined;
+  const who = role === 'project_admin' ? 'the admin API key' : 'the anon key';
+  return new ApiError(
+    400,
+    'MISSING_FIELD',
+    `${table.name}.${column.name} defaults to auth.uid(), which is null: this request was made with ${who}, not by a signed-in user`,
+    `Sign in (POST /api/auth/sessions) and send the user's access token as Authorization: Bearer, or give ${column.name} in the body.`,
+    { code: '23502', details: err.message },
+  );
 }

@@ -5,7 +5,7 @@ import { backendMetadata, tableFrom, type BackendMetadata, type TableDetail } fr
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
 import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
-import { BackendError } from './errors.js';
+import { BackendError, ConnectionRefused } from './errors.js';
 import { bucketFrom, storedObject, type Bucket, type StoredObject } from './storage.js';
 import { runnableSource } from './function-source.js';
 
@@ -14,10 +14,17 @@ export interface Target {
   baseUrl: string;
   apiKey?: string;
   anonKey?: string;
+  /** What the user should know about this backend (e.g. it listens on another port than usual), for metadata. */
+  notes?: string[];
 }
 
 export interface ClientOptions {
   target: () => Promise<Target>;
+  /**
+   * A connection to `failed` was refused (nothing was sent): the target to send the request to now, if
+   * the backend came back elsewhere or was restarted (the embedded backend's takeover); else undefined.
+   */
+  reconnect?: (failed: Target) => Promise<Target | undefined>;
   timeoutMs: number;
   dialect?: Dialect | 'auto';
 }
@@ -101,6 +108,10 @@ export class InsForgeClient {
 
   async baseUrl(): Promise<string> {
     return (await this.target()).baseUrl;
+  }
+
+  async backendNotes(): Promise<string[]> {
+    return (await this.target()).notes ?? [];
   }
 
   private target(): Promise<Target> {
@@ -377,6 +388,16 @@ export class InsForgeClient {
 
   private async send(req: SendRequest) {
     const target = await this.target();
+    try {
+      return await this.sendTo(target, req);
+    } catch (err) {
+      const next = err instanceof ConnectionRefused && this.opts.reconnect ? await this.opts.reconnect(target) : undefined;
+      if (!next) throw err;
+      return this.sendTo(next, req);
+    }
+  }
+
+  private async sendTo(target: Target, req: SendRequest) {
     const headers = { ...(await this.headersFor(req.auth, req.signal)), ...req.headers };
     const query = req.params?.toString();
     const http: HttpRequest = { method: req.method, url: `${target.baseUrl}${req.path}${query ? `?${query}` : ''}`, headers, json: req.json, signal: req.signal, idempotent: req.idempotent };

@@ -17,6 +17,9 @@ export class BackendError extends Error {
   }
 }
 
+/** No connection could be made, so nothing was sent: any request, a write too, may go again (to a backend that came back). */
+export class ConnectionRefused extends BackendError {}
+
 const snippet = (text: string) =>
   text
     .replace(/<[^>]*>/g, ' ')

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Agent } from 'undici';
-import { BackendError, errorFromResponse } from './errors.js';
+import { BackendError, ConnectionRefused, errorFromResponse } from './errors.js';
 import { retryAfterMs, retryDelay } from './retry.js';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -171,7 +171,7 @@ export class HttpTransport {
     if (req.signal?.aborted) return new BackendError(499, 'CANCELLED', 'The request was cancelled');
     const code = (err as { code?: string }).code ?? (err as Error).name ?? 'NETWORK_ERROR';
     const neverSent = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT)$/.test(code);
-    return new BackendError(
+    return new (neverSent ? ConnectionRefused : BackendError)(
       503,
       'BACKEND_UNREACHABLE',
       `Could not reach the backend (${where}): ${code} ${(err as Error).message ?? ''}`.trim(),

@@ -46,14 +46,32 @@ function listedAnnotations(annotations: ToolAnnotations): ToolAnnotations | unde
 const DROPPED = new Set(['$schema', 'propertyNames', 'maxLength', 'minLength', 'maxItems']);
 const UNBOUNDED = new Set([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]);
 
-/** Schemas listed by their description alone: the server still validates them in full. */
-const describedOnly = new WeakSet<object>();
+/**
+ * Schemas listed in short: the server still validates them in full. Each is listed as its
+ * description plus the JSON Schema given here; a listed node always says what type it takes
+ * (a client such as the Inspector's --strict warns about a schema that accepts anything).
+ */
+const listedShort = new WeakMap<object, Record<string, unknown>>();
 
+/** Listed as its description and its JSON type (e.g. an array of filters: no item schema). */
 export function listedAsDescription<T extends z.ZodType>(schema: T, description: string): T {
   const described = schema.describe(description);
-  describedOnly.add(described);
+  listedShort.set(described, {});
   return described;
 }
+
+/** Listed as its description and the given JSON Schema, for shapes zod spells at length or not at all. */
+export function listedAs<T extends z.ZodType>(schema: T, listed: Record<string, unknown>): T {
+  const copy = schema.clone(); // its own identity, so that other uses of `schema` list in full
+  listedShort.set(copy, listed);
+  return copy as T;
+}
+
+const branches = (types: string[]) => ({ anyOf: types.map((type) => ({ type })) });
+/** Any JSON value, each type spelt out as its own branch (portable, unlike a list in `type`). */
+export const ANY_JSON = branches(['object', 'array', 'string', 'number', 'boolean', 'null']);
+/** A scalar, or a list of them. */
+export const SCALAR_OR_LIST = branches(['string', 'number', 'boolean', 'null', 'array']);
 
 function jsonSchema(shape: ZodRawShape): unknown {
   return prune(
@@ -62,8 +80,11 @@ function jsonSchema(shape: ZodRawShape): unknown {
       io: 'input',
       unrepresentable: 'any',
       override: (ctx) => {
-        if (!describedOnly.has(ctx.zodSchema)) return;
-        for (const key of Object.keys(ctx.jsonSchema)) if (key !== 'description') delete (ctx.jsonSchema as Record<string, unknown>)[key];
+        const listed = listedShort.get(ctx.zodSchema);
+        if (!listed) return;
+        const json = ctx.jsonSchema as Record<string, unknown>;
+        for (const key of Object.keys(json)) if (key !== 'description' && key !== 'type') delete json[key];
+        Object.assign(json, listed);
       },
     }),
   );
@@ -76,6 +97,11 @@ function prune(node: unknown): unknown {
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
     if ((key === 'maximum' || key === 'minimum') && UNBOUNDED.has(value as number)) continue;
+    // zod writes a union of plain types as a list in `type`; some clients take one type a node, so: branches
+    if (key === 'type' && Array.isArray(value)) {
+      out.anyOf = value.map((type) => ({ type }));
+      continue;
+    }
     // {} allows anything, as does leaving the key out; false is enforced by the strict zod schema
     if (key === 'additionalProperties' && (value === false || isEmpty(value))) continue;
     out[key] = prune(value);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { BackendError } from '../client/errors.js';
+import { nextActionForAgent } from './next-actions.js';
 
 /** Caps that keep one result from flooding the model's context. */
 export const MAX_RESULT_BYTES = 48 * 1024;
@@ -28,7 +29,7 @@ export function ok<T extends object>(data: T, opts: { untrusted?: boolean } = {}
 export function fail(err: unknown): CallToolResult {
   const body =
     err instanceof BackendError
-      ? err.toJSON()
+      ? withNextAction(err.toJSON(), nextActionForAgent(err))
       : err instanceof URIError
         ? // encodeURIComponent refuses text with a lone surrogate (half a UTF-16 pair), e.g. in a table name or key
           { status: 400, code: 'INVALID_INPUT', message: 'An argument is not valid Unicode text (it holds a lone surrogate)', nextActions: 'Send names and keys as well-formed Unicode.' }
@@ -37,6 +38,8 @@ export function fail(err: unknown): CallToolResult {
           : { status: 500, code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err), nextActions: 'This is a bug in insforge-mcp; the server log has details.' };
   return { content: [{ type: 'text', text: JSON.stringify({ error: capError(body) }) }], isError: true };
 }
+
+const withNextAction = <E extends { nextActions?: string }>(body: E, next: string | undefined): E => (next === undefined ? body : { ...body, nextActions: next });
 
 /**
  * A failed operation on this machine's disk (filePath, savePath): the OS said no (ENOENT, EACCES,

@@ -5,6 +5,19 @@ import { CLI } from '../support/mcp.js';
 
 /** The MCP Inspector CLI, once over stdio: each call spawns the bin afresh on the same data dir. */
 describe('MCP Inspector CLI over stdio', () => {
+  it('finds every input field typed: --strict reports no schema warning, in either mode', { timeout: 120_000 }, async () => {
+    const dataDir = await freshDataDir();
+    const env = { INSFORGE_API_KEY: TEST_API_KEY, INSFORGE_ANON_KEY: TEST_ANON_KEY, INSFORGE_BACKEND_PORT: '0' };
+    for (const mode of [[], ['--read-only']]) {
+      const r = await inspectorCli([process.execPath, CLI, '--data-dir', dataDir, ...mode], ['--method', 'tools/list', '--strict'], env);
+      expect(r.code, r.stderr).toBe(0);
+      const listed = r.json as { result: { tools: unknown[] }; schemaFindings?: unknown[] };
+      expect(listed.result.tools.length).toBeGreaterThan(10);
+      expect(listed.schemaFindings, JSON.stringify(listed.schemaFindings, null, 1)).toBeUndefined();
+      expect(r.stderr).not.toMatch(/Warning: tool|Schema portability/);
+    }
+  });
+
   it('runs the database walk-through', { timeout: 240_000 }, async () => {
     const dataDir = await freshDataDir();
     const server = [process.execPath, CLI, '--data-dir', dataDir];

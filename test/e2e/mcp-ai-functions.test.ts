@@ -24,6 +24,8 @@ describe('AI and functions through MCP (AI provider: local stand-in)', () => {
   beforeAll(async () => {
     ai = await startAiStandin();
     ({ client } = await stdioClient(['--data-dir', await freshDataDir()], serverEnv({ INSFORGE_AI_BASE_URL: ai.baseUrl, INSFORGE_AI_API_KEY: 'sk-standin-key' })));
+    // the backend up first: a call made while it starts also hears start-up progress (warm-up.ts)
+    await call(client, 'get-backend-metadata');
   });
   afterAll(async () => {
     await client?.close();

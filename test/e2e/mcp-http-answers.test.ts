@@ -269,6 +269,8 @@ describe('stopping after a session was deleted mid-stream', () => {
     const client = new Client({ name: 'stopping', version: '1' });
     try {
       await client.connect(transport);
+      // the backend up first: a call made while it starts also hears start-up progress (warm-up.ts)
+      await client.callTool({ name: 'get-backend-metadata', arguments: {} });
       let firstProgress!: () => void;
       const streaming = new Promise<void>((resolve) => (firstProgress = resolve));
       // "gated" sends its first word and then holds the stream open: the call is mid-stream

@@ -129,6 +129,22 @@ describe('storage through MCP over stdio', () => {
     expect(missing.data.error.message).toContain('no such file');
   });
 
+  it('refuses invalid base64 with an error naming the field, and stores nothing', async () => {
+    for (const base64 of ['not base64!', 'aGVsbG8gd29ybGQ=x', 'a']) {
+      const bad = await call(client, 'upload-file', { bucket: 'images', key: 'bad.png', base64 }, { allowError: true });
+      expect(bad.result.isError).toBe(true);
+      expect(bad.text).toMatch(/base64/);
+      expect(bad.text).toMatch(/not valid base64/);
+    }
+    const list = await call(client, 'list-files', { bucket: 'images', prefix: 'bad' });
+    expect(list.data.files).toEqual([]);
+    // wrapped, URL-safe and unpadded base64 still go through
+    const bytes = randomBytes(100);
+    const wrapped = bytes.toString('base64').replace(/.{40}/g, '$&\n');
+    expect((await call(client, 'upload-file', { bucket: 'docs', key: 'wrapped.bin', base64: wrapped })).data.file.size).toBe(100);
+    expect((await call(client, 'upload-file', { bucket: 'docs', key: 'url.bin', base64: bytes.toString('base64url') })).data.file.size).toBe(100);
+  });
+
   it('delete-bucket needs confirmation', async () => {
     await call(client, 'create-bucket', { bucketName: 'scratch' });
     const refused = await call(client, 'delete-bucket', { bucketName: 'scratch' }, { allowError: true });

@@ -25,17 +25,14 @@
  *   prefer `--tool-args-json '<object>'` for exact values.
  */
 import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { constants } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 
-const require = createRequire(import.meta.url);
-
-/** Absolute path of the `mcp-inspector` launcher (the package's bin). */
-export const INSPECTOR_LAUNCHER = join(
-  dirname(require.resolve("@modelcontextprotocol/inspector/package.json")),
-  "clients/launcher/build/index.js",
-);
+/**
+ * Absolute path of the `mcp-inspector` launcher (the package's bin). The Inspector is installed in
+ * devtools/, not the root (it declares Node >= 22.19): test/support/global-setup.ts installs it.
+ */
+export const INSPECTOR_LAUNCHER = join(process.cwd(), "devtools/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
 
 export interface InspectorResult {
   code: number;

@@ -12,9 +12,11 @@ describe('config', () => {
     expect(parsed).toMatchObject({ command: 'mcp', config: { http: true, port: 4000, host: '127.0.0.2', dataDir: '/tmp/x' } });
   });
 
-  it('parses the backend command with its own default port', () => {
+  it('parses the backend command, whose port defaults to the one kept in the data dir', () => {
     const parsed = parseConfig(['backend', '--data-dir', '/d', '--database-url', 'postgres://u@h/db'], {});
-    expect(parsed).toMatchObject({ command: 'backend', config: { port: 7130, dataDir: '/d', databaseUrl: 'postgres://u@h/db' } });
+    expect(parsed).toMatchObject({ command: 'backend', config: { dataDir: '/d', databaseUrl: 'postgres://u@h/db' } });
+    expect((parsed as { config: { port?: number } }).config.port).toBeUndefined();
+    expect(parseConfig(['backend', '--port', '7200'], {})).toMatchObject({ config: { port: 7200 } });
     expect(parseConfig(['backend'], { DATABASE_URL: 'postgresql://x/y' })).toMatchObject({ config: { databaseUrl: 'postgresql://x/y' } });
   });
 

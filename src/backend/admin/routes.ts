@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
+import { ApiError, TABLE_NOT_FOUND_NEXT } from '../errors.js';
 import { requireAdmin } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import { quoteIdent } from '../db/postgrest.js';
@@ -125,7 +125,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BackendContext): 
       const count = await tx.query<{ n: string | number }>(`SELECT count(*) AS n FROM public.${quoteIdent(name)}`);
       return { ...meta, indexes, recordCount: Number(count.rows[0]?.n ?? 0) };
     });
-    if (!result) throw new ApiError(404, 'DATABASE_NOT_FOUND', `table "${name}" not found`, 'List the tables with get-backend-metadata.', { code: '42P01' });
+    if (!result) throw new ApiError(404, 'DATABASE_NOT_FOUND', `table "${name}" not found`, TABLE_NOT_FOUND_NEXT, { code: '42P01' });
     return result;
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
+import { ApiError, TABLE_NOT_FOUND_NEXT, uidWasNull } from '../errors.js';
 import { requireCaller } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import {
@@ -9,6 +9,7 @@ import {
   buildRpc,
   buildSelect,
   buildUpdate,
+  functionNotFound,
   checkStrictPreferences,
   negotiateMedia,
   parsePrefer,
@@ -71,7 +72,7 @@ function preferOf(req: FastifyRequest): Prefer {
 async function tableOrThrow(ctx: BackendContext, name: string): Promise<TableInfo> {
   const table = await ctx.catalog.table(name);
   if (!table) {
-    throw new ApiError(404, 'DATABASE_NOT_FOUND', `relation "public.${name}" does not exist`, 'Check the table name with get-backend-metadata, or create the table first.', { code: '42P01' });
+    throw new ApiError(404, 'DATABASE_NOT_FOUND', `relation "public.${name}" does not exist`, TABLE_NOT_FOUND_NEXT, { code: '42P01' });
   }
   return table;
 }
@@ -187,7 +188,9 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
     const locate = prefer.return === 'headers-only' && table.primaryKey.length > 0;
     if (locate) query.set('select', table.primaryKey.map((c) => `"${c.replace(/["\\]/g, '\\$&')}"`).join(','));
     const built = buildInsert(table, query, req.body, locate ? { ...prefer, return: 'representation' } : prefer, { media: locate ? JSON_MEDIA : media, tables: await ctx.catalog.allTables() });
-    const out = await run(ctx, req, built, prefer);
+    const out = await run(ctx, req, built, prefer).catch((err: unknown) => {
+      throw uidWasNull(err, table, requireCaller(req.caller).role) ?? err;
+    });
     preferenceApplied(reply, prefer);
     reply.header('Content-Range', `*/${prefer.count ? out.n : '*'}`);
     if (locate) {
@@ -231,6 +234,8 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: BackendContext):
     if (typeof args !== 'object' || args === null || Array.isArray(args)) {
       throw new ApiError(400, 'INVALID_INPUT', 'RPC arguments must be a JSON object of named arguments', 'Send e.g. {"user_id": "123"}.');
     }
+    // no function of that name at all: say which, with the argument names given (PostgREST's wording)
+    if (candidates.length === 0) throw functionNotFound('public', req.params.fn, Object.keys(args));
     const q = buildRpc(candidates, args, result, { range, count: prefer.count, media, tables: await ctx.catalog.allTables() });
     const fn = q.fn;
     const out = await run(ctx, req, q, prefer, (o) => {

@@ -172,7 +172,7 @@ export function registerTableRoutes(app: FastifyInstance, ctx: BackendContext): 
       columns: columns.map((c) => ({ ...c, sqlType: sqlTypeOf(c.type) })),
       autoFields: Object.keys(AUTO_COLUMNS),
       nextActions: body.rlsEnabled
-        ? `Row-level security is on and there are no policies yet: only the admin key can read or write. Add policies with run-sql, then use /api/database/records/${body.tableName}.`
+        ? `Row-level security is on and there are no policies yet: only the admin key can read or write. Add policies with SQL (POST /api/database/advance/rawsql), then use /api/database/records/${body.tableName}.`
         : `Read and write rows at /api/database/records/${body.tableName}.`,
     });
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FILTER_OPS } from '../../client/filters.js';
 import { confirmArg, defineTool } from '../tool.js';
-import { listedAsDescription } from '../listing.js';
+import { ANY_JSON, listedAs, listedAsDescription, SCALAR_OR_LIST } from '../listing.js';
 import { destructiveSql } from '../destructive.js';
 import type { Filter } from '../../client/filters.js';
 import { capRows, MAX_ROWS, ok } from '../results.js';
@@ -14,10 +14,12 @@ const filter = z
   .object({
     column: identifier,
     op: z.enum(FILTER_OPS).describe('like/ilike: * or % wildcard'),
-    value: listedAsDescription(z.union([scalar, z.array(scalar)]), 'Scalar; list for in; null/true/false for is'),
+    value: listedAs(z.union([scalar, z.array(scalar)]).describe('Scalar; list for in; null/true/false for is'), SCALAR_OR_LIST),
     not: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  // the listing says a value may be a list; only "in" takes one (else the client would throw)
+  .refine((f) => !Array.isArray(f.value) || f.op === 'in', { message: 'a list takes op "in"', path: ['value'] });
 const filters = z.array(filter).max(50);
 const row = z.record(z.string(), z.unknown());
 const rows = z.array(row);
@@ -140,7 +142,7 @@ const sqlResult = (res: { rows?: Record<string, unknown>[]; rowCount?: number })
   return ok({ rows: capped.rows, ...(res.rowCount !== undefined ? { rowCount: res.rowCount } : {}), truncated: capped.truncated }, { untrusted: true });
 };
 const sqlOutput = { rows, rowCount: z.number().optional(), truncated: z.boolean() };
-const params = z.array(z.unknown()).max(1000).optional();
+const params = z.array(listedAs(z.unknown(), ANY_JSON)).max(1000).optional();
 
 export const runSql = defineTool(
   {

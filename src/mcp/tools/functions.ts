@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BackendError } from '../../client/errors.js';
 import { confirmArg, defineTool } from '../tool.js';
 import { ok } from '../results.js';
+import { ANY_JSON, listedAs } from '../listing.js';
 import { existingFile } from '../local-files.js';
 
 const slug = z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only');
@@ -76,7 +77,7 @@ export const invokeFunction = defineTool(
     input: {
       slug,
       method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional().describe('Default POST'),
-      body: z.unknown().optional().describe('JSON, or a string sent as is'),
+      body: listedAs(z.unknown(), ANY_JSON).optional().describe('JSON, or a string sent as is'),
       headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)).optional(),
     },
     output: { status: z.number(), headers: z.record(z.string(), z.string()), body: z.unknown() },

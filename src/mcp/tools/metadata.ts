@@ -19,13 +19,15 @@ export const getBackendMetadata = defineTool(
   },
   async (ctx, { verbose }, extra) => {
     const client = ctx.client();
-    const [metadata, dialect, version, url] = await Promise.all([
+    const [metadata, dialect, version, url, notes] = await Promise.all([
       client.getMetadata({ sqlFunctions: verbose }, extra.signal),
       client.resolveDialect(extra.signal),
       client.backendVersion(extra.signal),
       client.baseUrl(),
+      client.backendNotes(),
     ]);
-    const backend = { url, dialect, version };
+    // notes: what the user should know about this backend, e.g. that it moved off its usual port
+    const backend = { url, dialect, version, ...(notes.length ? { notes } : {}) };
     if (!verbose) return ok({ backend, tables: compactTables(metadata.tables) });
     const tables = Object.fromEntries(metadata.tables.map(({ tableName, ...t }) => [tableName, t]));
     // comments, policy expressions and defaults are text anyone with DDL rights wrote

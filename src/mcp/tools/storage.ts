@@ -20,6 +20,17 @@ const key = z.string().min(1).max(1024).describe('May contain /');
 const object = z.record(z.string(), z.unknown());
 const READ = { readOnlyHint: true, openWorldHint: false };
 
+/**
+ * Buffer.from(…, 'base64') skips what it cannot decode, so a typo would store garbage: refuse it.
+ * Standard or URL-safe alphabet, padding optional, line breaks allowed (MIME-style wrapping).
+ */
+export function isBase64(text: string): boolean {
+  const compact = text.replace(/[\r\n\t ]/g, '');
+  const m = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9_-]*)(={0,2})$/.exec(compact);
+  if (!m) return false;
+  return m[1] ? compact.length % 4 === 0 : compact.length % 4 !== 1;
+}
+
 const isText = (type: string) => /^text\/|[/+](json|xml|javascript|ecmascript|csv|yaml|x-sh|sql|graphql|markdown)\b/.test(type);
 const typeOf = (headers: Record<string, string | string[] | undefined>) => String(headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim();
 
@@ -139,7 +150,7 @@ export const uploadFile = defineTool(
       bucket,
       key,
       filePath: z.string().min(1).optional().describe('Local file, streamed (stdio only)'),
-      base64: z.string().optional(),
+      base64: z.string().refine(isBase64, 'not valid base64 (A-Z a-z 0-9 + / or - _, = padding); send text as text').optional(),
       text: z.string().optional(),
       contentType: z.string().max(255).optional().describe('Default: from the key'),
     },
