@@ -262,16 +262,16 @@ describe('stopping', () => {
     expect(left).not.toContain('backend.lock');
   });
 
-  // needs PGlite off the main thread (issue 13): PGlite's initdb holds the event loop for seconds, so
-  // neither the end of stdin nor SIGTERM is seen until it is done (measured: 19–29 s on a busy machine)
-  it.skip('exits within 1 s once stdin closes while a new data dir is being created; the next start works', { timeout: 240_000 }, async () => {
+  // PGlite runs in a worker thread, so its initdb (19–29 s on a busy machine) does not hold the event
+  // loop: the end of stdin is seen at once. The bound is loose on purpose (a loaded machine), far below initdb.
+  it('exits within 5 s once stdin closes while a new data dir is being created; the next start works', { timeout: 240_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'insforge-mcp-creation-'));
     const server = rawStdio(dataDir);
     await until(creating(dataDir), 120_000);
     const t0 = Date.now();
     server.child.stdin.end();
     await server.exited;
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(5000);
     const next = await stdio(['--data-dir', dataDir], serverEnv());
     await call(next.client, 'get-backend-metadata');
     await next.client.close();

@@ -60,7 +60,7 @@ describe('a fresh clone', () => {
     expect(pack.code, pack.stderr).toBe(0);
     const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
     const files = packed!.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['dist/cli.js', 'dist/functions-worker.js', 'README.md', 'mcp.json.example', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['dist/cli.js', 'dist/pglite-worker.js', 'dist/functions-runtime.js', 'README.md', 'mcp.json.example', 'package.json']));
     expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('devtools/'))).toEqual([]);
 
     // a user's empty folder: the tarball's own dependencies only

@@ -43,6 +43,11 @@ export interface WorkerError {
   hint?: string;
   position?: string;
   where?: string;
+  // which object the error is about (a not-null column, a violated constraint): error messages name them
+  schema?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
 }
 
 /** A pipeline's outcome: each group's results, or the error that ended it. */
@@ -65,7 +70,7 @@ const toStep = (r: PgliteResult | undefined): StepResult => ({
 
 function errorOf(err: unknown): WorkerError {
   const e = err as WorkerError & Error;
-  return { message: e?.message ?? String(err), code: e?.code, detail: e?.detail, hint: e?.hint, position: e?.position, where: e?.where };
+  return { message: e?.message ?? String(err), code: e?.code, detail: e?.detail, hint: e?.hint, position: e?.position, where: e?.where, schema: e?.schema, table: e?.table, column: e?.column, constraint: e?.constraint };
 }
 
 /**

@@ -23,9 +23,14 @@ class PgliteError extends Error {
   detail?: string;
   hint?: string;
   position?: string;
+  schema?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
   constructor(e: WorkerError) {
     super(e.message);
-    Object.assign(this, { code: e.code, detail: e.detail, hint: e.hint, position: e.position });
+    const { code, detail, hint, position, schema, table, column, constraint } = e;
+    Object.assign(this, { code, detail, hint, position, schema, table, column, constraint });
   }
 }
 
