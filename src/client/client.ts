@@ -263,6 +263,14 @@ export class InsForgeClient {
     });
   }
 
+  /** A URL to hand out: signed until expiresAt when the backend signs it, else its plain URL (expiresAt null). */
+  async getFileUrl(bucket: string, key: string, expiresIn: number | undefined, signal?: AbortSignal): Promise<{ url: string; expiresAt: string | null; signed: boolean }> {
+    const params = new URLSearchParams(expiresIn !== undefined ? { expiresIn: String(expiresIn) } : {});
+    const body = (await this.call({ method: 'GET', path: STORAGE_ROUTES.downloadStrategy(bucket, key), params, signal, auth: 'session' })) as { method?: unknown; url?: unknown; expiresAt?: unknown };
+    const expiresAt = typeof body?.expiresAt === 'string' ? body.expiresAt : null;
+    return { url: String(body?.url), expiresAt, signed: body?.method === 'presigned' };
+  }
+
   deleteFile(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     return this.call({ method: 'DELETE', path: STORAGE_ROUTES.object(bucket, key), signal, auth: 'session', idempotent: true }) as Promise<Record<string, unknown>>;
   }

@@ -57,6 +57,8 @@ export const STORAGE_ROUTES = {
   bucket: (b: string) => `/api/storage/buckets/${enc(b)}`,
   objects: (b: string) => `/api/storage/buckets/${enc(b)}/objects`,
   object: (b: string, k: string) => `/api/storage/buckets/${enc(b)}/objects/${enc(k)}`,
+  /** How to download: a plain URL, or one signed for a while (what @insforge/sdk's createSignedUrl asks). */
+  downloadStrategy: (b: string, k: string) => `/api/storage/buckets/${enc(b)}/download-strategy/objects/${enc(k)}`,
 };
 
 /** Admin routes both dialects share (InsForge v2 paths; the embedded backend serves them too). */

@@ -31,6 +31,11 @@ export interface WalkTarget {
    * enables them (a fresh install leaves RLS off there: any signed-in user reads any private file).
    */
   privateFilesOwnerOnly: boolean;
+  /**
+   * Whether the backend signs download URLs of private buckets. The embedded backend does; InsForge
+   * 2.3.1 with local disk storage hands out its plain URL (only its S3 provider presigns).
+   */
+  signsPrivateUrls: boolean;
 }
 
 /** A 1×1 PNG. */
@@ -206,6 +211,19 @@ export function defineWalk(get: () => WalkTarget): void {
     expect(blockTypes((await admin.call('download-file', { bucket: B, key: 'admin/blob.bin' })).result)).toEqual(['text', 'resource']);
   });
 
+  it('get-file-url: a private file as a link that works without keys where the backend signs it', async () => {
+    const { data } = await admin.call('get-file-url', { bucket: B, key: 'admin/secret.txt', expiresIn: 600 });
+    const unauthenticated = await fetch(data.url);
+    if (t.signsPrivateUrls) {
+      expect(data).toEqual({ url: expect.stringContaining('signature='), expiresAt: expect.any(String), signed: true });
+      expect(await unauthenticated.text()).toBe('top secret');
+    } else {
+      expect(data).toEqual({ url: expect.stringContaining(`/api/storage/buckets/${B}/objects/admin%2Fsecret.txt`), expiresAt: null, signed: false, note: expect.stringContaining('public') });
+      expect(unauthenticated.status).toBe(401);
+    }
+    expect(await admin.error('get-file-url', { bucket: B, key: 'admin/never.txt' })).toMatchObject({ status: 404 });
+  });
+
   it('auth: wrong password, sign-up, acting as the user under RLS, sign-out, sign-in', async () => {
     expect((await admin.call('get-current-user')).data).toEqual({ signedIn: false, actingAs: expect.stringContaining('admin API key') });
     const signedUp = await admin.call('sign-up', { email, password });
@@ -256,6 +274,7 @@ export function defineWalk(get: () => WalkTarget): void {
     await readOnly.call('list-buckets');
     expect((await readOnly.call('list-files', { bucket: B, prefix: 'admin/' })).data.total).toBe(3);
     expect((await readOnly.call('download-file', { bucket: B, key: 'admin/secret.txt' })).data.text).toBe('top secret');
+    expect((await readOnly.call('get-file-url', { bucket: B, key: 'admin/secret.txt' })).data.signed).toBe(t.signsPrivateUrls);
     await readOnly.call('list-ai-models');
     await readOnly.call('chat-completion', { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'ro' }] });
     await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
