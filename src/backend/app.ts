@@ -15,6 +15,8 @@ import { registerStorageRoutes, type StorageOptions } from './storage/routes.js'
 import { registerAiRoutes } from './ai/routes.js';
 import type { AiProviderOptions } from './ai/provider.js';
 import { registerFunctionRoutes, type FunctionSettings } from './functions/routes.js';
+import { SecretStore } from './secrets/store.js';
+import { registerSecretRoutes } from './secrets/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -141,6 +143,8 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   registerTableRoutes(app, ctx);
   registerStorageRoutes(app, ctx, opts.storage);
   registerAiRoutes(app, opts.ai ?? {});
-  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined) });
+  const secrets = new SecretStore(ctx.db.internal, ctx.keys.encryptionKey);
+  registerSecretRoutes(app, secrets);
+  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined), secrets: () => secrets.environment() });
   return app;
 }

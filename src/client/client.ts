@@ -356,6 +356,28 @@ export class InsForgeClient {
     return authHeaders(await this.resolveDialect(signal), { anonKey }, 'anon');
   }
 
+  /** Names and dates only: no backend route of this client asks for a value. */
+  async listSecrets(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.secrets, signal, auth: 'admin' })) as { secrets?: Record<string, unknown>[] };
+    return (body?.secrets ?? []).filter((s) => s.isActive !== false).map(({ value: _value, ...s }) => s);
+  }
+
+  /** Creates the secret, or changes its value when the name exists. */
+  async setSecret(key: string, value: string, signal?: AbortSignal): Promise<{ created: boolean }> {
+    try {
+      await this.call({ method: 'POST', path: ADMIN_ROUTES.secrets, json: { key, value }, signal, auth: 'admin' });
+      return { created: true };
+    } catch (err) {
+      if (!(err instanceof BackendError) || err.status !== 409) throw err;
+    }
+    await this.call({ method: 'PUT', path: ADMIN_ROUTES.secret(key), json: { value }, signal, auth: 'admin', idempotent: true });
+    return { created: false };
+  }
+
+  async deleteSecret(key: string, signal?: AbortSignal): Promise<void> {
+    await this.call({ method: 'DELETE', path: ADMIN_ROUTES.secret(key), signal, auth: 'admin', idempotent: true });
+  }
+
   async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal, opts: { readOnly?: boolean } = {}): Promise<RawSqlResult> {
     if (opts.readOnly && (await this.resolveDialect(signal)) === 'insforge-v2') {
       // InsForge's raw SQL route has no read-only switch, and a client-side check of SQL text is not a guarantee

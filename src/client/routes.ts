@@ -74,6 +74,8 @@ export const ADMIN_ROUTES = {
   export: '/api/database/advance/export',
   anonKey: '/api/metadata/anon-key',
   rawSql: '/api/database/advance/rawsql',
+  secrets: '/api/secrets',
+  secret: (key: string) => `/api/secrets/${enc(key)}`,
 };
 
 export interface Credentials {

@@ -5,8 +5,9 @@ import { authTools, signOut, signOutReadOnly } from './tools/auth.js';
 import { storageTools } from './tools/storage.js';
 import { aiTools } from './tools/ai.js';
 import { functionTools } from './tools/functions.js';
+import { secretTools } from './tools/secrets.js';
 
-const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools];
+const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools, ...secretTools];
 
 /** Every tool any mode can offer (for the listing computed at build time). */
 export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly, signOutReadOnly];

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { RUN, Session } from './support.js';
+import { TEST_SECRET_VALUE } from '../support/backend.js';
 
 export interface WalkTarget {
   /** The backend's URL, as given to --url. */
@@ -67,7 +68,7 @@ export function defineWalk(get: () => WalkTarget): void {
   });
   afterAll(async () => {
     await admin?.call('run-sql', { query: `drop table if exists ${T}, ${OWN}; drop function if exists ${FN}(int, int)`, confirm: true }).catch(() => undefined);
-    for (const fn of ['esm', 'cjs', 'throws']) await admin?.call('delete-function', { slug: slug(fn), confirm: true }, { error: true }).catch(() => undefined);
+    for (const fn of ['esm', 'cjs', 'throws', 'secret']) await admin?.call('delete-function', { slug: slug(fn), confirm: true }, { error: true }).catch(() => undefined);
     await admin?.call('delete-bucket', { bucketName: B, confirm: true }, { error: true }).catch(() => undefined);
     await Promise.all([admin?.close(), anon?.close(), readOnly?.close()]);
   });
@@ -279,6 +280,7 @@ export function defineWalk(get: () => WalkTarget): void {
     await readOnly.call('chat-completion', { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'ro' }] });
     await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
     await readOnly.call('list-functions');
+    await readOnly.call('list-secrets');
     expect(await readOnly.uncalled()).toEqual([]);
   });
 
@@ -327,6 +329,26 @@ export function defineWalk(get: () => WalkTarget): void {
     expect(slugs).toEqual(expect.arrayContaining([slug('esm'), slug('cjs'), slug('throws')]));
     expect(await admin.error('delete-function', { slug: slug('cjs') })).toMatchObject({ status: 428 });
     for (const fn of ['esm', 'cjs', 'throws']) await admin.call('delete-function', { slug: slug(fn), confirm: true });
+  });
+
+  it('secrets: set (write-only), a function reads it, listed without its value, replaced, deleted (asks first)', async () => {
+    const name = `WALK_${s.toUpperCase()}_TOKEN`;
+    const value = TEST_SECRET_VALUE;
+    const set = await admin.call('set-secret', { key: name, value });
+    expect(set.data).toEqual({ key: name, created: true });
+    expect(set.text).not.toContain(value);
+    await admin.call('deploy-function', { slug: slug('secret'), code: `module.exports = async function () { return new Response(String(Deno.env.get('${name}'))) }` });
+    expect((await admin.call('invoke-function', { slug: slug('secret') })).data).toMatchObject({ status: 200, body: value });
+    const listed = await admin.call('list-secrets');
+    expect(listed.data.secrets).toEqual(expect.arrayContaining([expect.objectContaining({ key: name })]));
+    expect(listed.text).not.toContain(value);
+    expect((await admin.call('set-secret', { key: name, value: `${value}-2` })).data).toEqual({ key: name, created: false });
+    expect((await admin.call('invoke-function', { slug: slug('secret') })).data.body).toBe(`${value}-2`);
+    expect(await admin.error('delete-secret', { key: name })).toMatchObject({ status: 428 });
+    expect((await admin.call('delete-secret', { key: name, confirm: true })).data).toEqual({ deleted: true });
+    expect((await admin.call('list-secrets')).data.secrets.map((x: { key: string }) => x.key)).not.toContain(name);
+    expect((await admin.call('invoke-function', { slug: slug('secret') })).data.body).toBe('undefined');
+    await admin.call('delete-function', { slug: slug('secret'), confirm: true });
   });
 
   it('annotations: sign-out is not read-only, delete-file is destructive', async () => {

@@ -18,6 +18,8 @@ export interface FunctionSettings {
 export interface FunctionsOptions {
   settings: FunctionSettings;
   log: (msg: string) => void;
+  /** The project's secrets by name, decrypted, for the function's environment. */
+  secrets?: () => Promise<Record<string, string>>;
 }
 
 const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
@@ -160,8 +162,9 @@ export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext
     const token = callerToken(req);
     // What InsForge gives its functions too (INSFORGE_INTERNAL_URL is its name for the backend seen
     // from the functions runtime; ANON_KEY is public), and the caller's own credential. Never the
-    // admin key unless the caller sent it. The project's secrets will join these (issue 17).
-    const env: Record<string, string> = { INSFORGE_BASE_URL: baseUrl, INSFORGE_INTERNAL_URL: baseUrl, ANON_KEY: ctx.keys.anonKey, ...(token ? { INSFORGE_TOKEN: token } : {}) };
+    // admin key unless the caller sent it. The project's secrets come first, so they cannot replace these.
+    const secrets = (await opts.secrets?.()) ?? {};
+    const env: Record<string, string> = { ...secrets, INSFORGE_BASE_URL: baseUrl, INSFORGE_INTERNAL_URL: baseUrl, ANON_KEY: ctx.keys.anonKey, ...(token ? { INSFORGE_TOKEN: token } : {}) };
     const headers = Object.entries(req.headers).flatMap(([k, v]) => (HOP_BY_HOP.has(k) || v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one): [string, string] => [k, one])));
     const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength) : undefined;
     let res;
