@@ -17,6 +17,9 @@ import type { AiProviderOptions } from './ai/provider.js';
 import { registerFunctionRoutes, type FunctionSettings } from './functions/routes.js';
 import { SecretStore } from './secrets/store.js';
 import { registerSecretRoutes } from './secrets/routes.js';
+import { LogBook } from './logs/book.js';
+import { logRequests, watchStatements } from './logs/hooks.js';
+import { registerLogRoutes } from './logs/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -77,7 +80,10 @@ export function nestingDepth(text: string): number {
   return max;
 }
 
-export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
+export async function buildApp(unwatched: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
+  // the logs (api, functions, auth, database): in memory, bounded (logs/book.ts)
+  const logs = new LogBook();
+  const ctx = watchStatements(unwatched, logs);
   // forceCloseConnections: stopping (Ctrl-C, the MCP client going away) cuts open connections at once;
   // otherwise a stream whose caller vanished holds close() for the 72 s keep-alive timeout
   const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 100 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true });
@@ -135,6 +141,8 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
     void reply.status(404).send(e.toEnvelope());
   });
 
+  logRequests(app, logs);
+  registerLogRoutes(app, logs);
   registerRecordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   const accounts = new Accounts(ctx.db.internal);
@@ -145,6 +153,6 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   registerAiRoutes(app, opts.ai ?? {});
   const secrets = new SecretStore(ctx.db.internal, ctx.keys.encryptionKey);
   registerSecretRoutes(app, secrets);
-  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined), secrets: () => secrets.environment() });
+  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined), secrets: () => secrets.environment(), logs });
   return app;
 }

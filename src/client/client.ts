@@ -3,7 +3,7 @@ import { HttpTransport, type HttpRequest, type StreamResponse } from './request.
 import { multipartBody } from './multipart.js';
 import { backendMetadata, tableFrom, type BackendMetadata, type TableDetail } from './metadata.js';
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
-import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
+import { ADMIN_ROUTES, LOG_ROUTES, ROUTES, STORAGE_ROUTES, type LogSource, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError, ConnectionRefused } from './errors.js';
 import { bucketFrom, storedObject, type Bucket, type StoredObject } from './storage.js';
@@ -356,6 +356,28 @@ export class InsForgeClient {
     return authHeaders(await this.resolveDialect(signal), { anonKey }, 'anon');
   }
 
+  /** Newest first, in one shape: {timestamp, message, …fields}. `since` is applied here too (InsForge has no such filter). */
+  async getLogs(source: LogSource, q: { limit: number; since?: string; search?: string }, signal?: AbortSignal): Promise<{ entries: LogEntry[]; total?: number }> {
+    const route = LOG_ROUTES[await this.resolveDialect(signal)][source];
+    const search = q.search ?? route.search;
+    const params = new URLSearchParams({ limit: String(q.limit), ...(q.since ? { since: q.since } : {}) });
+    let raw: Record<string, unknown>[];
+    let total: number | undefined;
+    if (search) {
+      params.set('q', search);
+      params.set('source', route.source);
+      raw = ((await this.call({ method: 'GET', path: ADMIN_ROUTES.logSearch, params, signal, auth: 'admin' })) as Record<string, unknown>[]) ?? [];
+    } else {
+      const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.logs(route.source), params, signal, auth: 'admin' })) as { logs?: Record<string, unknown>[]; total?: number };
+      raw = body?.logs ?? [];
+      total = typeof body?.total === 'number' ? body.total : undefined;
+    }
+    const since = q.since ? new Date(q.since).getTime() : undefined;
+    const entries = raw.map(logEntry).filter((e) => since === undefined || new Date(e.timestamp).getTime() > since);
+    entries.sort((a, b) => (a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0));
+    return { entries: entries.slice(0, q.limit), ...(total !== undefined && since === undefined ? { total } : {}) };
+  }
+
   /** Names and dates only: no backend route of this client asks for a value. */
   async listSecrets(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.secrets, signal, auth: 'admin' })) as { secrets?: Record<string, unknown>[] };
@@ -447,6 +469,18 @@ export class InsForgeClient {
   async configuredKey(): Promise<'admin' | 'anon'> {
     return (await this.target()).apiKey ? 'admin' : 'anon';
   }
+}
+
+export interface LogEntry {
+  timestamp: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** InsForge's {id, timestamp, eventMessage, body} as {timestamp, message, …body}, without what repeats. */
+function logEntry(e: Record<string, unknown>): LogEntry {
+  const { id: _id, timestamp: _t, message: _m, ...fields } = (e.body && typeof e.body === 'object' ? e.body : {}) as Record<string, unknown>;
+  return { timestamp: String(e.timestamp), message: String(e.eventMessage ?? _m ?? ''), ...fields };
 }
 
 interface SendRequest {

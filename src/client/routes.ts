@@ -51,6 +51,20 @@ export const ROUTES: Record<Dialect, RouteTable> = {
   },
 };
 
+/** The log sources tools name. */
+export const LOG_SOURCES = ['api', 'functions', 'auth', 'database'] as const;
+export type LogSource = (typeof LOG_SOURCES)[number];
+
+/**
+ * Where each source's logs are: the embedded backend has the four; InsForge logs requests in its
+ * own log (insforge.logs, which holds auth events too: searched for "auth"), functions in
+ * function.logs, Postgres in postgres.logs.
+ */
+export const LOG_ROUTES: Record<Dialect, Record<LogSource, { source: string; search?: string }>> = {
+  documented: { api: { source: 'api' }, functions: { source: 'functions' }, auth: { source: 'auth' }, database: { source: 'database' } },
+  'insforge-v2': { api: { source: 'insforge.logs' }, functions: { source: 'function.logs' }, auth: { source: 'insforge.logs', search: 'auth' }, database: { source: 'postgres.logs' } },
+};
+
 /** Storage routes that both dialects share. Keys are sent encoded (`a%2Fb.txt`), which both accept. */
 export const STORAGE_ROUTES = {
   buckets: '/api/storage/buckets',
@@ -74,6 +88,8 @@ export const ADMIN_ROUTES = {
   export: '/api/database/advance/export',
   anonKey: '/api/metadata/anon-key',
   rawSql: '/api/database/advance/rawsql',
+  logs: (source: string) => `/api/logs/${enc(source)}`,
+  logSearch: '/api/logs/search',
   secrets: '/api/secrets',
   secret: (key: string) => `/api/secrets/${enc(key)}`,
 };

@@ -6,8 +6,9 @@ import { storageTools } from './tools/storage.js';
 import { aiTools } from './tools/ai.js';
 import { functionTools } from './tools/functions.js';
 import { secretTools } from './tools/secrets.js';
+import { logTools } from './tools/logs.js';
 
-const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools, ...secretTools];
+const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools, ...secretTools, ...logTools];
 
 /** Every tool any mode can offer (for the listing computed at build time). */
 export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly, signOutReadOnly];

@@ -129,5 +129,6 @@ describe.each(['documented', 'insforge-v2'] as const)('every tool on the embedde
     missingDefault: true,
     privateFilesOwnerOnly: true,
     signsPrivateUrls: true,
+    functionLogs: true,
   }));
 });

@@ -37,6 +37,11 @@ export interface WalkTarget {
    * 2.3.1 with local disk storage hands out its plain URL (only its S3 provider presigns).
    */
   signsPrivateUrls: boolean;
+  /**
+   * Whether the functions log holds each invocation. The embedded backend's does; InsForge 2.3.1's
+   * function.logs reads Deno Deploy's logs or its log files, which the CI install leaves empty.
+   */
+  functionLogs: boolean;
 }
 
 /** A 1×1 PNG. */
@@ -281,6 +286,7 @@ export function defineWalk(get: () => WalkTarget): void {
     await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
     await readOnly.call('list-functions');
     await readOnly.call('list-secrets');
+    await readOnly.call('get-logs', { source: 'api', limit: 1 });
     expect(await readOnly.uncalled()).toEqual([]);
   });
 
@@ -325,6 +331,10 @@ export function defineWalk(get: () => WalkTarget): void {
     expect(JSON.stringify(thrown.data.body)).toContain('walk boom');
     expect(await admin.error('invoke-function', { slug: slug('never') })).toMatchObject({ status: 404, code: 'FUNCTION_NOT_FOUND' });
 
+    const logged = await admin.call('get-logs', { source: 'functions', search: 'walk boom' });
+    if (t.functionLogs) expect(logged.data.entries[0]).toMatchObject({ slug: slug('throws'), status: 500, error: expect.stringContaining('walk boom'), stack: expect.any(String) });
+    else expect(logged.data.entries).toEqual(expect.any(Array));
+
     const slugs = (await admin.call('list-functions')).data.functions.map((f: { slug: string }) => f.slug);
     expect(slugs).toEqual(expect.arrayContaining([slug('esm'), slug('cjs'), slug('throws')]));
     expect(await admin.error('delete-function', { slug: slug('cjs') })).toMatchObject({ status: 428 });
@@ -349,6 +359,18 @@ export function defineWalk(get: () => WalkTarget): void {
     expect((await admin.call('list-secrets')).data.secrets.map((x: { key: string }) => x.key)).not.toContain(name);
     expect((await admin.call('invoke-function', { slug: slug('secret') })).data.body).toBe('undefined');
     await admin.call('delete-function', { slug: slug('secret'), confirm: true });
+  });
+
+  it('get-logs: every source answers entries in one shape, newest first', async () => {
+    for (const source of ['api', 'functions', 'auth', 'database']) {
+      const { data } = await admin.call('get-logs', { source, limit: 5 });
+      expect(data, source).toMatchObject({ source, entries: expect.any(Array), truncated: false });
+      for (const e of data.entries) expect(e, source).toMatchObject({ timestamp: expect.any(String), message: expect.any(String) });
+      const times = data.entries.map((e: { timestamp: string }) => e.timestamp);
+      expect(times, source).toEqual([...times].sort().reverse());
+    }
+    const since = new Date(Date.now() - 60_000).toISOString();
+    for (const e of (await admin.call('get-logs', { source: 'api', since })).data.entries) expect(e.timestamp > since).toBe(true);
   });
 
   it('annotations: sign-out is not read-only, delete-file is destructive', async () => {
