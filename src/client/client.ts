@@ -3,7 +3,7 @@ import { HttpTransport, type HttpRequest, type StreamResponse } from './request.
 import { multipartBody } from './multipart.js';
 import { backendMetadata, tableFrom, type BackendMetadata, type TableDetail } from './metadata.js';
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
-import { ADMIN_ROUTES, LOG_ROUTES, ROUTES, STORAGE_ROUTES, type LogSource, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
+import { ADMIN_ROUTES, BACKEND_DOCS, docsRoute, LOG_ROUTES, ROUTES, STORAGE_ROUTES, type LogSource, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError, ConnectionRefused } from './errors.js';
 import { bucketFrom, storedObject, type Bucket, type StoredObject } from './storage.js';
@@ -354,6 +354,29 @@ export class InsForgeClient {
       throw new BackendError(503, 'ANON_KEY_UNAVAILABLE', 'invoke-function calls functions with the anon key (never the admin key), and none is configured or could be fetched', 'Set --anon-key (INSFORGE_ANON_KEY), or sign in first with sign-in.');
     }
     return authHeaders(await this.resolveDialect(signal), { anonKey }, 'anon');
+  }
+
+  /** The anon key (public: it goes into the app): the configured one, else the backend tells it to the admin key. */
+  async anonKey(signal?: AbortSignal): Promise<string | undefined> {
+    const target = await this.target();
+    if (target.anonKey || this.identity.exclusive || !target.apiKey) return target.anonKey;
+    return this.fetchAnonKey(target, signal);
+  }
+
+  /**
+   * The backend's own guide on a topic, where it has one: its text, or why it did not answer
+   * (undefined when this backend has no guides at all, as the embedded one).
+   */
+  async backendDocs(topic: string, signal?: AbortSignal): Promise<{ text: string } | { failed: string } | undefined> {
+    const type = BACKEND_DOCS[await this.resolveDialect(signal)]?.[topic];
+    if (!type) return undefined;
+    try {
+      const body = (await this.call({ method: 'GET', path: docsRoute(type), signal, auth: 'admin' })) as { content?: unknown };
+      return typeof body?.content === 'string' && body.content.trim() ? { text: body.content } : { failed: 'it answered no content' };
+    } catch (err) {
+      if (err instanceof BackendError) return { failed: `${docsRoute(type)} answered ${err.status}` };
+      throw err;
+    }
   }
 
   /** Newest first, in one shape: {timestamp, message, …fields}. `since` is applied here too (InsForge has no such filter). */

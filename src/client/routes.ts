@@ -51,6 +51,15 @@ export const ROUTES: Record<Dialect, RouteTable> = {
   },
 };
 
+/**
+ * InsForge's own guides (GET /api/docs/{type} → {type, content}) for the topics it has; the
+ * embedded backend serves none, and get-docs answers with its own guides.
+ */
+export const BACKEND_DOCS: Partial<Record<Dialect, Record<string, string>>> = {
+  'insforge-v2': { setup: 'instructions', auth: 'auth-sdk', database: 'db-sdk', storage: 'storage-sdk', functions: 'functions-sdk', ai: 'ai-integration-sdk' },
+};
+export const docsRoute = (type: string) => `/api/docs/${enc(type)}`;
+
 /** The log sources tools name. */
 export const LOG_SOURCES = ['api', 'functions', 'auth', 'database'] as const;
 export type LogSource = (typeof LOG_SOURCES)[number];

@@ -7,8 +7,9 @@ import { aiTools } from './tools/ai.js';
 import { functionTools } from './tools/functions.js';
 import { secretTools } from './tools/secrets.js';
 import { logTools } from './tools/logs.js';
+import { docTools } from './tools/docs.js';
 
-const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools, ...secretTools, ...logTools];
+const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools, ...secretTools, ...logTools, ...docTools];
 
 /** Every tool any mode can offer (for the listing computed at build time). */
 export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly, signOutReadOnly];

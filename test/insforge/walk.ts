@@ -80,7 +80,7 @@ export function defineWalk(get: () => WalkTarget): void {
 
   it('get-backend-metadata: the backend, its dialect and its own version (D9)', async () => {
     const { data } = await admin.call('get-backend-metadata');
-    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version });
+    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version, anonKey: expect.any(String) });
   });
 
   it('run-sql: DDL answers with rows, never an output-schema error (D3); params; destructive SQL asks first', async () => {
@@ -170,7 +170,7 @@ export function defineWalk(get: () => WalkTarget): void {
     const compact = await admin.call('get-backend-metadata');
     expect(compact.data.tables[T]).toBe('id:integer pk, title:text, qty:integer, note:text');
     const { data } = await admin.call('get-backend-metadata', { verbose: true });
-    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version });
+    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version, anonKey: expect.any(String) });
     expect(data.tables[T]).toMatchObject({ rlsEnabled: false, primaryKey: ['id'], policies: [], columns: expect.arrayContaining([expect.objectContaining({ columnName: 'id', isPrimaryKey: true })]) });
     expect(data.tables[OWN]).toMatchObject({
       rlsEnabled: true,
@@ -287,6 +287,7 @@ export function defineWalk(get: () => WalkTarget): void {
     await readOnly.call('list-functions');
     await readOnly.call('list-secrets');
     await readOnly.call('get-logs', { source: 'api', limit: 1 });
+    await readOnly.call('get-docs');
     expect(await readOnly.uncalled()).toEqual([]);
   });
 
@@ -359,6 +360,16 @@ export function defineWalk(get: () => WalkTarget): void {
     expect((await admin.call('list-secrets')).data.secrets.map((x: { key: string }) => x.key)).not.toContain(name);
     expect((await admin.call('invoke-function', { slug: slug('secret') })).data.body).toBe('undefined');
     await admin.call('delete-function', { slug: slug('secret'), confirm: true });
+  });
+
+  it("get-docs: the topics, and a guide; against InsForge its own guide where it answers, else ours, saying so", async () => {
+    const { data } = await admin.call('get-docs');
+    expect(data.topics.map((x: { topic: string }) => x.topic)).toEqual(expect.arrayContaining(['setup', 'database', 'rls']));
+    const guide = (await admin.call('get-docs', { topic: 'database' })).data;
+    if (guide.source === 'backend') expect(guide.text.length).toBeGreaterThan(100);
+    else expect(guide).toEqual({ topic: 'database', source: 'insforge-mcp', text: expect.stringContaining(t.url), ...(t.dialect === 'insforge-v2' ? { note: expect.stringContaining('/api/docs/db-sdk') } : {}) });
+    // the RLS recipes are this project's own, on every backend
+    expect((await admin.call('get-docs', { topic: 'rls' })).data).toMatchObject({ source: 'insforge-mcp', text: expect.stringContaining('auth.uid()') });
   });
 
   it('get-logs: every source answers entries in one shape, newest first', async () => {
