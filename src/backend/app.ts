@@ -20,6 +20,9 @@ import { registerSecretRoutes } from './secrets/routes.js';
 import { LogBook } from './logs/book.js';
 import { logRequests, watchStatements } from './logs/hooks.js';
 import { registerLogRoutes } from './logs/routes.js';
+import { ScheduleStore } from './schedules/store.js';
+import { Scheduler } from './schedules/runner.js';
+import { registerScheduleRoutes } from './schedules/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -153,6 +156,13 @@ export async function buildApp(unwatched: BackendContext, opts: AppOptions): Pro
   registerAiRoutes(app, opts.ai ?? {});
   const secrets = new SecretStore(ctx.db.internal, ctx.keys.encryptionKey);
   registerSecretRoutes(app, secrets);
-  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined), secrets: () => secrets.environment(), logs });
+  const invoke = registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined), secrets: () => secrets.environment(), logs });
+  // schedules run once the backend listens (their functions call back into it) and stop with it
+  const schedules = new ScheduleStore(ctx.db.internal);
+  const scheduler = new Scheduler(schedules, invoke, opts.log ?? (() => undefined));
+  const functionExists = async (slug: string) => (await ctx.db.internal.query('SELECT 1 FROM functions.definitions WHERE slug = $1', [slug])).rows.length > 0;
+  registerScheduleRoutes(app, schedules, scheduler, functionExists);
+  app.addHook('onListen', async () => scheduler.start().catch((err: Error) => opts.log?.(`schedules could not start: ${err.message}`)));
+  app.addHook('onClose', async () => scheduler.stop());
   return app;
 }

@@ -401,6 +401,22 @@ export class InsForgeClient {
     return { entries: entries.slice(0, q.limit), ...(total !== undefined && since === undefined ? { total } : {}) };
   }
 
+  async listSchedules(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    return ((await this.call({ method: 'GET', path: ADMIN_ROUTES.schedules, signal, auth: 'admin' })) as Record<string, unknown>[]) ?? [];
+  }
+
+  /** A schedule that POSTs `body` to the function at its URL on this backend; answers the stored schedule. */
+  async createSchedule(functionSlug: string, cron: string, body: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const functionUrl = `${await this.baseUrl()}/functions/${encodeURIComponent(functionSlug)}`;
+    const json = { name: `${functionSlug} on ${cron}`, cronSchedule: cron, functionUrl, httpMethod: 'POST', ...(body ? { body } : {}) };
+    const { id } = (await this.call({ method: 'POST', path: ADMIN_ROUTES.schedules, json, signal, auth: 'admin' })) as { id: string };
+    return (await this.call({ method: 'GET', path: ADMIN_ROUTES.schedule(id), signal, auth: 'admin' })) as Record<string, unknown>;
+  }
+
+  async deleteSchedule(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call({ method: 'DELETE', path: ADMIN_ROUTES.schedule(id), signal, auth: 'admin', idempotent: true });
+  }
+
   /** Names and dates only: no backend route of this client asks for a value. */
   async listSecrets(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.secrets, signal, auth: 'admin' })) as { secrets?: Record<string, unknown>[] };

@@ -99,6 +99,8 @@ export const ADMIN_ROUTES = {
   rawSql: '/api/database/advance/rawsql',
   logs: (source: string) => `/api/logs/${enc(source)}`,
   logSearch: '/api/logs/search',
+  schedules: '/api/schedules',
+  schedule: (id: string) => `/api/schedules/${enc(id)}`,
   secrets: '/api/secrets',
   secret: (key: string) => `/api/secrets/${enc(key)}`,
 };

@@ -4,6 +4,7 @@ import database from './database.md';
 import rls from './rls.md';
 import storage from './storage.md';
 import functions from './functions.md';
+import schedules from './schedules.md';
 import ai from './ai.md';
 
 /**
@@ -19,7 +20,7 @@ export interface Guide {
 
 const titleOf = (text: string) => /^# (.+)$/m.exec(text)?.[1] ?? '';
 
-export const GUIDES: readonly Guide[] = Object.entries({ setup, auth, database, rls, storage, functions, ai }).map(([topic, text]) => ({ topic, title: titleOf(text), text }));
+export const GUIDES: readonly Guide[] = Object.entries({ setup, auth, database, rls, storage, functions, schedules, ai }).map(([topic, text]) => ({ topic, title: titleOf(text), text }));
 
 export const TOPICS = GUIDES.map((g) => g.topic) as [string, ...string[]];
 

@@ -73,7 +73,7 @@ export function defineWalk(get: () => WalkTarget): void {
   });
   afterAll(async () => {
     await admin?.call('run-sql', { query: `drop table if exists ${T}, ${OWN}; drop function if exists ${FN}(int, int)`, confirm: true }).catch(() => undefined);
-    for (const fn of ['esm', 'cjs', 'throws', 'secret']) await admin?.call('delete-function', { slug: slug(fn), confirm: true }, { error: true }).catch(() => undefined);
+    for (const fn of ['esm', 'cjs', 'throws', 'secret', 'sched']) await admin?.call('delete-function', { slug: slug(fn), confirm: true }, { error: true }).catch(() => undefined);
     await admin?.call('delete-bucket', { bucketName: B, confirm: true }, { error: true }).catch(() => undefined);
     await Promise.all([admin?.close(), anon?.close(), readOnly?.close()]);
   });
@@ -286,6 +286,7 @@ export function defineWalk(get: () => WalkTarget): void {
     await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
     await readOnly.call('list-functions');
     await readOnly.call('list-secrets');
+    await readOnly.call('list-schedules');
     await readOnly.call('get-logs', { source: 'api', limit: 1 });
     await readOnly.call('get-docs');
     expect(await readOnly.uncalled()).toEqual([]);
@@ -370,6 +371,18 @@ export function defineWalk(get: () => WalkTarget): void {
     else expect(guide).toEqual({ topic: 'database', source: 'insforge-mcp', text: expect.stringContaining(t.url), ...(t.dialect === 'insforge-v2' ? { note: expect.stringContaining('/api/docs/db-sdk') } : {}) });
     // the RLS recipes are this project's own, on every backend
     expect((await admin.call('get-docs', { topic: 'rls' })).data).toMatchObject({ source: 'insforge-mcp', text: expect.stringContaining('auth.uid()') });
+  });
+
+  it('schedules: create one for a function, listed with its next run, deleted (asks first)', async () => {
+    await admin.call('deploy-function', { slug: slug('sched'), code: "module.exports = async function () { return new Response('scheduled') }" });
+    // once a year: it must not fire during the walk
+    const { data } = await admin.call('create-schedule', { functionSlug: slug('sched'), cron: '0 0 1 1 *', body: { from: 'walk' } });
+    expect(data.schedule).toMatchObject({ id: expect.any(String), cronSchedule: '0 0 1 1 *', functionUrl: `${t.url}/functions/${slug('sched')}`, httpMethod: 'POST', isActive: true, nextRun: expect.stringMatching(/-01-01T/) });
+    expect((await admin.call('list-schedules')).data.schedules).toEqual(expect.arrayContaining([expect.objectContaining({ id: data.schedule.id })]));
+    expect(await admin.error('delete-schedule', { id: data.schedule.id })).toMatchObject({ status: 428 });
+    expect((await admin.call('delete-schedule', { id: data.schedule.id, confirm: true })).data).toEqual({ deleted: true });
+    expect((await admin.call('list-schedules')).data.schedules.map((x: { id: string }) => x.id)).not.toContain(data.schedule.id);
+    await admin.call('delete-function', { slug: slug('sched'), confirm: true });
   });
 
   it('get-logs: every source answers entries in one shape, newest first', async () => {

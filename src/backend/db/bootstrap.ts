@@ -4,6 +4,7 @@ import { AUTH_SCHEMA_SQL } from '../auth/accounts.js';
 import { STORAGE_SCHEMA_SQL } from '../storage/schema.js';
 import { FUNCTIONS_SCHEMA_SQL } from '../functions/store.js';
 import { SECRETS_SCHEMA_SQL } from '../secrets/store.js';
+import { SCHEDULES_SCHEMA_SQL } from '../schedules/store.js';
 import { TABLES_SCHEMA_SQL } from './tables.js';
 
 /**
@@ -71,6 +72,7 @@ export async function bootstrap(db: Database & { sessionRole?: string }): Promis
   await q.exec(STORAGE_SCHEMA_SQL);
   await q.exec(FUNCTIONS_SCHEMA_SQL);
   await q.exec(SECRETS_SCHEMA_SQL);
+  await q.exec(SCHEDULES_SCHEMA_SQL);
   await q.exec(TABLES_SCHEMA_SQL);
   if (db.sessionRole) await q.exec(`GRANT anon, authenticated, project_admin TO ${db.sessionRole};`);
   await q.exec(boundarySql(db.sessionRole));

@@ -31,8 +31,8 @@ const LOGGED_LINES = 100;
 /** What started an invocation, for its log entry. */
 export type Trigger = { kind: 'http' } | { kind: 'schedule'; scheduleId: string };
 
-/** Invokes a function as the schedules do: no credential, a JSON body. */
-export type InvokeFunction = (slug: string, body: unknown, trigger: Trigger) => Promise<{ status: number }>;
+/** Invokes a function as the schedules do: no credential, the schedule's method, headers and JSON body. */
+export type InvokeFunction = (slug: string, request: { method: string; headers: Record<string, string>; body?: unknown }, trigger: Trigger) => Promise<{ status: number }>;
 
 const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
 
@@ -232,9 +232,11 @@ export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext
     raw.all('/functions/:slug', invoke);
   });
 
-  return async (slug, body, trigger) => {
-    const json = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
-    const res = await run(slug, { method: 'POST', url: `/functions/${encodeURIComponent(slug)}`, headers: json ? [['content-type', 'application/json']] : [], body: json }, undefined, trigger);
+  return async (slug, request, trigger) => {
+    const hasBody = request.body !== undefined && request.method !== 'GET';
+    const json = hasBody ? new TextEncoder().encode(JSON.stringify(request.body)) : undefined;
+    const headers = Object.entries({ ...(json ? { 'content-type': 'application/json' } : {}), ...request.headers }).filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase()));
+    const res = await run(slug, { method: request.method, url: `/functions/${encodeURIComponent(slug)}`, headers, body: json }, undefined, trigger);
     return { status: res.status };
   };
 }
