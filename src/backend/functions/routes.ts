@@ -34,7 +34,7 @@ export type Trigger = { kind: 'http' } | { kind: 'schedule'; scheduleId: string 
 /** Invokes a function as the schedules do: no credential, the schedule's method, headers and JSON body. */
 export type InvokeFunction = (slug: string, request: { method: string; headers: Record<string, string>; body?: unknown }, trigger: Trigger) => Promise<{ status: number }>;
 
-const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
+export const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
 
 type SlugRequest = FastifyRequest<{ Params: { slug: string } }>;
 

@@ -1,12 +1,11 @@
 import type { Queryable } from '../db/types.js';
+import { idempotentDdl, isoText as iso } from '../db/internal-schema.js';
 
 /**
  * Schedules and their runs, persisted with the database (they survive restarts). Not granted to any
  * request role: only the backend reads them. Runs are kept for the newest RUNS_KEPT per schedule.
  */
-export const SCHEDULES_SCHEMA_SQL = `
-DO $$
-BEGIN
+export const SCHEDULES_SCHEMA_SQL = idempotentDdl(`
   CREATE SCHEMA IF NOT EXISTS schedules;
   CREATE TABLE IF NOT EXISTS schedules.jobs (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -31,10 +30,7 @@ BEGIN
     duration_ms int NOT NULL,
     message text
   );
-  CREATE INDEX IF NOT EXISTS runs_by_schedule ON schedules.runs (schedule_id, executed_at DESC);
-EXCEPTION WHEN duplicate_object OR duplicate_table OR unique_violation THEN NULL;
-END $$;
-`;
+  CREATE INDEX IF NOT EXISTS runs_by_schedule ON schedules.runs (schedule_id, executed_at DESC);`);
 
 export const RUNS_KEPT = 100;
 
@@ -53,15 +49,7 @@ export interface ScheduleRow {
   updatedAt: string;
 }
 
-export interface NewSchedule {
-  name: string;
-  cronSchedule: string;
-  functionSlug: string;
-  functionUrl: string;
-  httpMethod: string;
-  headers: Record<string, string>;
-  body: unknown;
-}
+export type NewSchedule = Pick<ScheduleRow, 'name' | 'cronSchedule' | 'functionSlug' | 'functionUrl' | 'httpMethod' | 'headers' | 'body'>;
 
 export interface RunRecord {
   statusCode: number;
@@ -70,7 +58,6 @@ export interface RunRecord {
   message: string | null;
 }
 
-const iso = (col: string) => `to_json(${col}) #>> '{}'`;
 const COLUMNS = `id, name, cron_schedule AS "cronSchedule", function_slug AS "functionSlug", function_url AS "functionUrl", http_method AS "httpMethod", headers, body, is_active AS "isActive", ${iso('last_executed_at')} AS "lastExecutedAt", ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

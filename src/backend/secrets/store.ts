@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/types.js';
+import { idempotentDdl, isoText as iso } from '../db/internal-schema.js';
 import { SecretCipher } from './cipher.js';
 
 /**
@@ -6,9 +7,7 @@ import { SecretCipher } from './cipher.js';
  * (not anon, authenticated or project_admin: run-sql cannot read it), and encrypted (cipher.ts).
  * Idempotent, run at every start.
  */
-export const SECRETS_SCHEMA_SQL = `
-DO $$
-BEGIN
+export const SECRETS_SCHEMA_SQL = idempotentDdl(`
   CREATE SCHEMA IF NOT EXISTS secrets;
   CREATE TABLE IF NOT EXISTS secrets.values (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -16,10 +15,7 @@ BEGIN
     sealed text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
-  );
-EXCEPTION WHEN duplicate_object OR duplicate_table OR unique_violation THEN NULL;
-END $$;
-`;
+  );`);
 
 /** What InsForge lists of a secret (never its value). */
 export interface SecretSummary {
@@ -36,7 +32,6 @@ export interface SecretSummary {
 /** InsForge's rule for names (they become environment variables). */
 export const SECRET_NAME = /^[A-Z0-9_]+$/;
 
-const iso = (col: string) => `to_json(${col}) #>> '{}'`;
 const SUMMARY = `id, key, true AS "isActive", false AS "isReserved", NULL AS "lastUsedAt", NULL AS "expiresAt", ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
 
 export class SecretStore {
