@@ -92,7 +92,12 @@ describe.each(DB_KINDS)('database isolation on %s', (kind) => {
         const res = await sql(b, 'select current_user as who, (select rolsuper from pg_roles where rolname = current_user) as super, (select rolsuper from pg_roles where rolname = session_user) as session_super');
         expect(res.rows[0]).toMatchObject({ who: 'project_admin', super: false });
         // on Postgres the session itself is a login role without privileges of its own
-        if (kind === 'postgres') expect(res.rows[0]!.session_super).toBe(false);
+        if (kind === 'postgres') {
+          expect(res.rows[0]!.session_super).toBe(false);
+          // …and a member of no role: it calls the boundary functions, nothing else
+          const roles = await sql(b, 'select count(*)::int as n from pg_auth_members m join pg_roles r on r.oid = m.member where r.rolname = session_user');
+          expect(roles.rows[0]!.n).toBe(0);
+        }
       }));
 
     it('a function the admin planted does not lift an anon RPC to the superuser', () =>

@@ -20,7 +20,7 @@ export interface FunctionsOptions {
   log: (msg: string) => void;
 }
 
-const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
+export const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
 
 type SlugRequest = FastifyRequest<{ Params: { slug: string } }>;
 
