@@ -211,9 +211,9 @@ describe.each(DB_KINDS)('database isolation on %s', (kind) => {
 
     it('type names a caller may use still work', async () => {
       await sql(b, "create table casts_t (n numeric, at timestamptz); insert into casts_t values (1.5, '2026-01-02T03:04:05Z')");
-      const res = await b.api(`/api/db/casts_t?select=${encodeURIComponent('n::text,half:n::double precision,at::timestamp with time zone,whole:n::int4')}`, anon);
+      const res = await b.api(`/api/db/casts_t?select=${encodeURIComponent('n::text,half:n::double precision,at::timestamp with time zone,whole:n::int4,qualified:n::pg_catalog.int4,total:n::pg_catalog.int4.sum()')}`, anon);
       expect(res.status, res.text).toBe(200);
-      expect(res.json[0]).toMatchObject({ n: '1.5', half: 1.5, whole: 2 });
+      expect(res.json[0]).toMatchObject({ n: '1.5', half: 1.5, whole: 2, qualified: 2, total: 2 });
       const unknown = await b.api(`/api/db/casts_t?select=${encodeURIComponent('n::no_such_type')}`, anon);
       expect(unknown.status).toBe(400);
     });
