@@ -249,7 +249,7 @@ const until = async (what: () => Promise<boolean>, timeoutMs: number) => {
 const creating = (dataDir: string) => async () => (await readdir(dataDir).catch(() => [] as string[])).some((n) => n.startsWith('pgdata.init-'));
 
 describe('stopping', () => {
-  it('exits within 2 s (before the SDK stdio client escalates) once stdin closes, and on SIGTERM, with its backend up; the next start works', { timeout: 120_000 }, async () => {
+  it('exits within 1 s once stdin closes, and on SIGTERM, with its backend up; the next start works', { timeout: 120_000 }, async () => {
     const dataDir = await freshDataDir();
     for (const how of ['stdin', 'SIGTERM'] as const) {
       const server = rawStdio(dataDir);
@@ -258,8 +258,9 @@ describe('stopping', () => {
       if (how === 'SIGTERM') server.child.kill('SIGTERM');
       else server.child.stdin.end();
       expect(await server.exited).toBe(0);
-      // the SDK's stdio client escalates to SIGTERM, then SIGKILL, after 2 s: an exit must come before
-      expect(Date.now() - t0, `exit after ${how}`).toBeLessThan(2000);
+      const tookMs = Date.now() - t0;
+      console.log(`FIGURE exit: ${tookMs} ms after ${how}, backend up`);
+      expect(tookMs, `exit after ${how}`).toBeLessThan(1000);
     }
     const next = await stdio(['--data-dir', dataDir], serverEnv());
     await call(next.client, 'get-backend-metadata');
@@ -286,15 +287,17 @@ describe('stopping', () => {
   });
 
   // PGlite runs in a worker thread, so its initdb (19–29 s on a busy machine) does not hold the event
-  // loop: the end of stdin is seen at once. The bound is loose on purpose (a loaded machine), far below initdb.
-  it('exits within 5 s once stdin closes while a new data dir is being created; the next start works', { timeout: 240_000 }, async () => {
+  // loop: the end of stdin is seen at once (16 ms measured)
+  it('exits within 1 s once stdin closes while a new data dir is being created; the next start works', { timeout: 240_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'insforge-mcp-creation-'));
     const server = rawStdio(dataDir);
     await until(creating(dataDir), 120_000);
     const t0 = Date.now();
     server.child.stdin.end();
     await server.exited;
-    expect(Date.now() - t0).toBeLessThan(5000);
+    const tookMs = Date.now() - t0;
+    console.log(`FIGURE exit: ${tookMs} ms after stdin closed, while the data dir was being created`);
+    expect(tookMs).toBeLessThan(1000);
     const next = await stdio(['--data-dir', dataDir], serverEnv());
     await call(next.client, 'get-backend-metadata');
     await next.client.close();
