@@ -25,27 +25,39 @@ const LOCK_FILE = 'backend.lock';
 /** The backend's address, kept so that it is the same at every start (an app's baseUrl must not move). */
 const ADDRESS_FILE = 'backend.json';
 
-/**
- * Creates the data dir if needed and makes it and everything in it owner-only (directories 0700,
- * files 0600), whatever modes they had: it holds the keys, the database and the stored files, and
- * PGlite writes its files world-readable. Symlinks are not followed.
- */
+/** Creates the data dir if needed, owner-only (0700). Cheap: safe before the lock is held. */
 export async function ensureDataDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makePrivate(dir);
+}
+
+/**
+ * Makes everything in the data dir owner-only (directories 0700, files 0600), whatever modes they
+ * had: it holds the keys, the database and the stored files, and PGlite writes its files
+ * world-readable. Only with the lock held: another process's database files are not ours to walk
+ * (they come and go under it). Symlinks are not followed.
+ */
+export async function makeDataDirPrivate(dir: string): Promise<void> {
   await makePrivate(dir);
   // stored files can be many: their folder is made private, which keeps them private, not each file
   for (const entry of await readdir(dir)) await makePrivate(join(dir, entry), entry !== 'storage');
 }
 
 async function makePrivate(path: string, walk = false): Promise<void> {
-  const info = await lstat(path);
-  if (info.isSymbolicLink()) return;
+  const info = await lstat(path).catch(gone);
+  if (!info || info.isSymbolicLink()) return;
   if (info.isDirectory()) {
-    if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700);
-    if (walk) for (const entry of await readdir(path)) await makePrivate(join(path, entry), true);
+    if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700).catch(gone);
+    if (walk) for (const entry of (await readdir(path).catch(gone)) ?? []) await makePrivate(join(path, entry), true);
   } else if ((info.mode & 0o077) !== 0) {
-    await chmod(path, info.mode & 0o700);
+    await chmod(path, info.mode & 0o700).catch(gone);
   }
+}
+
+/** A file removed while the walk runs (a temporary file of the database) is nothing to make private. */
+function gone(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
 }
 
 /**

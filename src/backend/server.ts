@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { acquireLock, ensureDataDir, keepPort, loadKeys, readKeptPort, removeLeftovers, type BackendKeys, type LockOwner } from './datadir.js';
+import { acquireLock, ensureDataDir, keepPort, makeDataDirPrivate, loadKeys, readKeptPort, removeLeftovers, type BackendKeys, type LockOwner } from './datadir.js';
 import { bootstrap } from './db/bootstrap.js';
 import { Catalog } from './db/catalog.js';
 import type { Database } from './db/types.js';
@@ -10,6 +10,7 @@ import { buildApp } from './app.js';
 import { callerAccess } from './context.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './storage/routes.js';
+import { DEFAULT_LIMITS } from './functions/routes.js';
 
 /** Where a data dir's backend listens until one is chosen (--port, --backend-port): then that one, kept in the data dir. */
 export const DEFAULT_BACKEND_PORT = 7130;
@@ -36,7 +37,7 @@ export interface BackendOptions {
   /** OpenAI-compatible provider behind /api/ai/* (base URL ending in /v1); without it those routes answer 503. */
   aiBaseUrl?: string;
   aiApiKey?: string;
-  /** Limits of one function invocation (defaults in functions.ts: 10 s, 64 MiB). */
+  /** Limits of one function invocation (defaults in functions/routes.ts: 10 s, 64 MiB). */
   functionTimeoutMs?: number;
   functionMemoryMb?: number;
   /** Longest a statement may run before it is ended with SQLSTATE 57014 (default 30 s). */
@@ -93,9 +94,11 @@ export function backendSettings(opts: BackendOptions, keys: Pick<BackendKeys, 'a
     'admin-rate-limit': opts.adminRateLimit,
     'max-upload-mb': (opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES) / (1024 * 1024),
     'cors-origins': (opts.corsOrigins ?? ['*']).join(','),
-    'function-timeout-ms': opts.functionTimeoutMs ?? null,
-    'function-memory-mb': opts.functionMemoryMb ?? null,
+    // effective values, defaults filled in: a flag given with its default value is no difference
+    'function-timeout-ms': opts.functionTimeoutMs ?? DEFAULT_LIMITS.timeoutMs,
+    'function-memory-mb': opts.functionMemoryMb ?? DEFAULT_LIMITS.memoryMb,
     'statement-timeout-ms': opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    'deno-path': opts.denoPath ?? null,
   };
 }
 
@@ -131,6 +134,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
   let db: (Database & { sessionRole?: string }) | undefined;
   const progress = opts.onProgress ?? (() => undefined);
   try {
+    await makeDataDirPrivate(opts.dataDir);
     await removeLeftovers(opts.dataDir);
     const { keys, created, path: keysPath } = await loadKeys(opts.dataDir, { apiKey: opts.apiKey, anonKey: opts.anonKey });
     if (created) opts.log(`generated new keys in ${keysPath}`);
@@ -138,7 +142,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     db = await openDatabase(opts);
     // PGlite writes some files as it opens (world-readable, like all it writes): private again. What
     // it writes later stays unreachable for other users inside the owner-only folders.
-    if (db.kind === 'pglite') await ensureDataDir(opts.dataDir);
+    if (db.kind === 'pglite') await makeDataDirPrivate(opts.dataDir);
     progress('preparing the schema');
     await bootstrap(db);
     const catalog = new Catalog(db.internal);

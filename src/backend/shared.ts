@@ -136,6 +136,14 @@ export class SharedBackend {
       ownerInstance: owner.instance,
       differences: owner.settings ? differences(backendSettings(this.opts, keys), owner.settings) : [],
     };
+    // with other keys than the running backend's, every call of this server would be refused (401)
+    const keyFlags = endpoint.differences.filter((d) => d.flag === 'api-key' || d.flag === 'anon-key').map((d) => `--${d.flag}`);
+    if (keyFlags.length) {
+      const flags = keyFlags.join(' and ');
+      throw new Error(
+        `insforge-mcp pid ${owner.pid} already runs the backend of ${this.opts.dataDir} with another ${flags} than this server's, so this server's calls would be refused. Give every insforge-mcp on this data dir the same ${flags} (or none), stop pid ${owner.pid}, or give this one its own --data-dir.`,
+      );
+    }
     this.watch(endpoint);
     return endpoint;
   }

@@ -337,8 +337,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   const { address, port } = await listen(httpServer, opts.port ?? DEFAULT_PORT, host);
   allowedOrigins.push(...ownOrigins(address, port));
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log(`mcp-http: listening on ${url} (${opts.stateless ? 'stateless' : 'stateful'})`);
+  // bound to every address: this machine's clients reach it on loopback, the one Host allowed by default
+  const reachAt = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const url = `http://${reachAt.includes(':') ? `[${reachAt}]` : reachAt}:${port}`;
+  log(`mcp-http: listening on ${host.includes(':') ? `[${host}]` : host}:${port} (${opts.stateless ? 'stateless' : 'stateful'})`);
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {

@@ -92,7 +92,12 @@ describe.each(DB_KINDS)('database isolation on %s', (kind) => {
         const res = await sql(b, 'select current_user as who, (select rolsuper from pg_roles where rolname = current_user) as super, (select rolsuper from pg_roles where rolname = session_user) as session_super');
         expect(res.rows[0]).toMatchObject({ who: 'project_admin', super: false });
         // on Postgres the session itself is a login role without privileges of its own
-        if (kind === 'postgres') expect(res.rows[0]!.session_super).toBe(false);
+        if (kind === 'postgres') {
+          expect(res.rows[0]!.session_super).toBe(false);
+          // …and a member of no role: it calls the boundary functions, nothing else
+          const roles = await sql(b, 'select count(*)::int as n from pg_auth_members m join pg_roles r on r.oid = m.member where r.rolname = session_user');
+          expect(roles.rows[0]!.n).toBe(0);
+        }
       }));
 
     it('a function the admin planted does not lift an anon RPC to the superuser', () =>
@@ -206,9 +211,9 @@ describe.each(DB_KINDS)('database isolation on %s', (kind) => {
 
     it('type names a caller may use still work', async () => {
       await sql(b, "create table casts_t (n numeric, at timestamptz); insert into casts_t values (1.5, '2026-01-02T03:04:05Z')");
-      const res = await b.api(`/api/db/casts_t?select=${encodeURIComponent('n::text,half:n::double precision,at::timestamp with time zone,n::pg_catalog.int4')}`, anon);
+      const res = await b.api(`/api/db/casts_t?select=${encodeURIComponent('n::text,half:n::double precision,at::timestamp with time zone,whole:n::int4,qualified:n::pg_catalog.int4,total:n::pg_catalog.int4.sum()')}`, anon);
       expect(res.status, res.text).toBe(200);
-      expect(res.json[0]).toMatchObject({ n: 2, half: 1.5 });
+      expect(res.json[0]).toMatchObject({ n: '1.5', half: 1.5, whole: 2, qualified: 2, total: 2 });
       const unknown = await b.api(`/api/db/casts_t?select=${encodeURIComponent('n::no_such_type')}`, anon);
       expect(unknown.status).toBe(400);
     });

@@ -318,7 +318,7 @@ describe('functions cannot reach the MCP channel or the MCP HTTP endpoint', () =
     try {
       const mcpPort = new URL(server.url).port;
       const backendUrl = await new Promise<string>((resolve) => {
-        const find = () => /embedded backend \(\w+\) at (http:\/\/\S+);/.exec(server.stderr())?.[1];
+        const find = () => /embedded backend at (http:\/\/\S+);/.exec(server.stderr())?.[1];
         const poll = setInterval(() => {
           const u = find();
           if (u) {

@@ -23,6 +23,18 @@ describe('MCP end to end', () => {
     expect(stderr()).toContain('embedded backend');
   });
 
+  it('bound to every address (--host 0.0.0.0), the URL it prints for configs works as written', async () => {
+    const server = await spawnHttpServer(['--host', '0.0.0.0', '--data-dir', await freshDataDir()]);
+    cleanups.push(server.stop);
+    // a config with http://0.0.0.0:… would send that Host, which the default --allowed-hosts refuse
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.stderr()).toMatch(/listening on 0\.0\.0\.0:\d+/);
+    const http = new Client({ name: 'wildcard-test', version: '1.0.0' });
+    await http.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
+    expect((await http.listTools()).tools.length).toBeGreaterThan(0);
+    await http.close();
+  });
+
   it('over Streamable HTTP and legacy SSE on one port', async () => {
     const server = await spawnHttpServer(['--data-dir', await freshDataDir()]);
     cleanups.push(server.stop);

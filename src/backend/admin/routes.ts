@@ -79,7 +79,7 @@ export const tablesMetadata = (tx: QueryRunner, table: string | null) => tx.quer
 interface RawSqlBody {
   query?: unknown;
   params?: unknown;
-  /** One statement in a READ ONLY transaction: the MCP server's --read-only mode. */
+  /** The script in a READ ONLY transaction that is rolled back: the MCP server's --read-only mode. */
   readOnly?: unknown;
 }
 

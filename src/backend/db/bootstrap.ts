@@ -62,8 +62,8 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, project_ad
 
 /**
  * Runs as the database's owner (PGlite's superuser session, or the database URL's user). The
- * session role of request traffic, where it is a login role of its own (Postgres), may switch to the
- * three roles and call their boundary functions, and nothing else.
+ * session role of request traffic, where it is a login role of its own (Postgres), may call the
+ * three roles' boundary functions, and nothing else.
  */
 export async function bootstrap(db: Database & { sessionRole?: string }): Promise<void> {
   const q = db.internal;
@@ -74,6 +74,8 @@ export async function bootstrap(db: Database & { sessionRole?: string }): Promis
   await q.exec(SECRETS_SCHEMA_SQL);
   await q.exec(SCHEDULES_SCHEMA_SQL);
   await q.exec(TABLES_SCHEMA_SQL);
-  if (db.sessionRole) await q.exec(`GRANT anon, authenticated, project_admin TO ${db.sessionRole};`);
+  // the request role calls the boundary functions and needs no role of its own: a membership an
+  // older version granted goes
+  if (db.sessionRole) await q.exec(`REVOKE anon, authenticated, project_admin FROM ${db.sessionRole};`);
   await q.exec(boundarySql(db.sessionRole));
 }

@@ -2,9 +2,9 @@
  * A real Postgres through node-postgres, with two pools:
  *  - the database URL's own user (a superuser, or an owner with CREATEROLE) for start-up, migrations
  *    and the backend's own tables — never for request traffic;
- *  - a login role made for this database, `insforge_auth_<database>`: not a superuser, inheriting
- *    nothing, owning nothing, only able to SET ROLE anon / authenticated / project_admin and call
- *    their boundary functions. Every request runs there (and inside the boundary, boundary.ts).
+ *  - a login role made for this database, `insforge_auth_<database>`: not a superuser, a member of
+ *    no role, owning nothing, only able to call the boundary functions of anon / authenticated /
+ *    project_admin. Every request runs there (and inside the boundary, boundary.ts).
  * Its password is random, kept in a table only the owner can read, and set again at every start.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -76,7 +76,15 @@ DO $$ BEGIN
   CREATE ROLE ${role} LOGIN NOINHERIT;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
-ALTER ROLE ${role} WITH LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '${password}';`);
+ALTER ROLE ${role} WITH LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '${password}';
+-- the statement-timeout watchdog cancels request sessions from the owner's: an owner that is not a
+-- superuser may do so only as a member of their role (a role it created, so it may grant it itself)
+DO $$ BEGIN
+  IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+    EXECUTE pg_catalog.format('GRANT %I TO %I', '${role}', current_user);
+  END IF;
+EXCEPTION WHEN insufficient_privilege THEN NULL; -- then a runaway statement ends by statement_timeout only
+END $$;`);
   return { role, password };
 }
 
@@ -103,7 +111,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database & { 
     sessionRole = role;
   } catch (err) {
     // still inside the boundary, but not least privilege: say so loudly
-    opts.log(`could not set up or log in as the database's request role (${(err as Error).message}); requests use the database URL's user, inside the security boundary. Let this user create roles and log in with a password over the URL's host.`);
+    opts.log(`could not set up or log in as the database's request role (${(err as Error).message}); requests use the database URL's user's session, still inside the security boundary, but not least privilege. Let this user create roles and log in with a password over the URL's host.`);
   }
 
   const internal: InternalDb = {
@@ -131,7 +139,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database & { 
       // the server's statement_timeout can be lifted by the statement itself; this cannot
       const watchdog = setTimeout(() => {
         reusable = false;
-        void owner.query('SELECT pg_cancel_backend($1)', [conn.processID]).catch(() => undefined);
+        void owner.query('SELECT pg_cancel_backend($1)', [conn.processID]).catch((err: Error) => opts.log(`could not cancel a statement past the statement timeout: ${err.message}`));
       }, opts.statementTimeoutMs + 1000);
       try {
         const res = toResult<BoundaryRow>(await conn.query(boundaryCall(who.role), [statements, (values ?? []).map(asText), returnsRows]));

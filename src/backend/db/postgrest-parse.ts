@@ -314,10 +314,22 @@ function readSelectItem(c: Cursor, depth: number): SelectItem {
   return item;
 }
 
-/** A cast type after `::`: letters, digits, `_`, spaces and a trailing `[]` (PostgREST's pIdentifier). */
+/**
+ * A cast type after `::`: letters, digits, `_`, spaces and a trailing `[]` (PostgREST's pIdentifier),
+ * optionally schema-qualified (`pg_catalog.int4`); a `.name()` after it is an aggregate, not a schema.
+ */
 function readCast(c: Cursor): string {
   const start = c.pos;
-  while (!c.done && /[a-z0-9_ [\]]/i.test(c.peek() as string)) c.pos++;
+  const readWord = () => {
+    while (!c.done && /[a-z0-9_ [\]]/i.test(c.peek() as string)) c.pos++;
+  };
+  readWord();
+  if (c.peek() === '.') {
+    const dot = c.pos++;
+    const nameStart = c.pos;
+    readWord();
+    if (c.pos === nameStart || c.peek() === '(') c.pos = dot;
+  }
   const cast = c.src.slice(start, c.pos).trim();
   if (!CAST_TYPE_RE.test(cast)) {
     c.pos = start;

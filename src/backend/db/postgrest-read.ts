@@ -27,7 +27,7 @@ import {
   type SelectItem,
   CAST_TYPE_RE,
 } from './postgrest-parse.js';
-import { Params, andOperand, checkColumn, fieldExpr, newCtx, quoteIdent, type Ctx } from './postgrest-sql.js';
+import { Params, andOperand, checkColumn, fieldExpr, newCtx, quoteIdent, quoteRelation, type Ctx } from './postgrest-sql.js';
 import { findRelationship, isToOne, type Relationship, type TableLookup } from './relationships.js';
 import type { TableInfo } from './types.js';
 
@@ -251,12 +251,12 @@ function renderEmbed(parent: ReadNode, embed: Embed, params: Params): { sql: str
     // JOIN, not a comma: the lateral joins that follow must still see the target's alias.
     const j = `_j${lateral.slice(2)}`;
     const on = rel.junction.targetColumns.map(([targetCol, jCol]) => `${quote(j, jCol)} = ${quote(child.alias, targetCol)}`);
-    extraFrom = ` INNER JOIN ${quoteRel(parent.table.schema, rel.junction.table)} AS ${j} ON ${on.join(' AND ')}`;
+    extraFrom = ` INNER JOIN ${quoteRelation(parent.table.schema, rel.junction.table)} AS ${j} ON ${on.join(' AND ')}`;
     conditions = rel.junction.sourceColumns.map(([originCol, jCol]) => `${quote(j, jCol)} = ${quote(parent.alias, originCol)}`);
   } else {
     conditions = rel.columns.map(([parentCol, childCol]) => `${quote(child.alias, childCol)} = ${quote(parent.alias, parentCol)}`);
   }
-  const r = renderNode(child, params, quoteRel(child.table.schema, child.table.name), conditions, extraFrom);
+  const r = renderNode(child, params, quoteRelation(child.table.schema, child.table.name), conditions, extraFrom);
   const inner = embed.item.join === 'inner';
   const shown = hasOutput(child);
   if (isToOne(rel)) {
@@ -269,10 +269,6 @@ function renderEmbed(parent: ReadNode, embed: Embed, params: Params): { sql: str
     `${inner ? 'INNER' : 'LEFT'} JOIN LATERAL (SELECT json_agg(_s)::jsonb AS agg FROM (${assemble(r)}) AS _s) AS ${lateral}` +
     ` ON ${inner ? `${lateral}.agg IS NOT NULL` : 'TRUE'}`;
   return { sql, outputs: shown ? [{ sql: `coalesce(${lateral}.agg, '[]'::jsonb)`, name: embed.name }] : [] };
-}
-
-function quoteRel(schema: string, name: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
 }
 
 /** An embed with nothing selected (`projects()`, used to filter with !inner) adds no key to its parent. */

@@ -164,12 +164,12 @@ export const runSql = defineTool(
   async (ctx, args, extra) => sqlResult(await ctx.client().runSql(args.query, args.params, extra.signal)),
 );
 
-/** run-sql of --read-only mode: one statement in a read-only transaction, so no write gets through. */
+/** run-sql of --read-only mode: a read-only transaction that is rolled back, so no write gets through. */
 export const runSqlReadOnly = defineTool(
   {
     name: 'run-sql',
     group: 'database',
-    description: 'Run one SQL statement in a read-only transaction. $1.. take params.',
+    description: 'Run SQL in a read-only transaction (rolled back). $1.. take params.',
     input: { query: z.string().min(1).max(1_000_000), params },
     output: sqlOutput,
     annotations: { readOnlyHint: true, openWorldHint: false },
