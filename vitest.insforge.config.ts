@@ -7,6 +7,7 @@ import base from './vitest.config.js';
  * answers. Needs INSFORGE_BASE_URL, INSFORGE_API_KEY and INSFORGE_ANON_KEY (scripts/test-insforge.mjs).
  */
 export default defineConfig({
+  plugins: base.plugins,
   test: {
     ...base.test,
     include: ['test/insforge/**/*.test.ts', 'test/e2e/sdk-contract.test.ts'],

@@ -34,7 +34,7 @@ const leaveOutUnusedCode = {
 async function computeToolListing() {
   const dir = await mkdtemp(join(tmpdir(), 'insforge-mcp-build-'));
   try {
-    const { outputFiles } = await build({ entryPoints: ['scripts/tool-listing.ts'], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'warning' });
+    const { outputFiles } = await build({ entryPoints: ['scripts/tool-listing.ts'], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'warning', loader: { '.md': 'text' } });
     const file = join(dir, 'tool-listing.mjs');
     await writeFile(file, outputFiles[0].text);
     return (await import(pathToFileURL(file).href)).listing;
@@ -71,6 +71,8 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+  // the guides of get-docs (src/docs/*.md), as text
+  loader: { '.md': 'text' },
   plugins: [leaveOutUnusedCode, precomputedListing(listing)],
 });
 await chmod('dist/cli.js', 0o755);

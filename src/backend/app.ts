@@ -15,6 +15,14 @@ import { registerStorageRoutes, type StorageOptions } from './storage/routes.js'
 import { registerAiRoutes } from './ai/routes.js';
 import type { AiProviderOptions } from './ai/provider.js';
 import { registerFunctionRoutes, type FunctionSettings } from './functions/routes.js';
+import { SecretStore } from './secrets/store.js';
+import { registerSecretRoutes } from './secrets/routes.js';
+import { LogBook } from './logs/book.js';
+import { logRequests, watchStatements } from './logs/hooks.js';
+import { registerLogRoutes } from './logs/routes.js';
+import { ScheduleStore } from './schedules/store.js';
+import { Scheduler } from './schedules/runner.js';
+import { registerScheduleRoutes } from './schedules/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -75,7 +83,10 @@ export function nestingDepth(text: string): number {
   return max;
 }
 
-export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
+export async function buildApp(unwatched: BackendContext, opts: AppOptions): Promise<FastifyInstance> {
+  // the logs (api, functions, auth, database): in memory, bounded (logs/book.ts)
+  const logs = new LogBook();
+  const ctx = watchStatements(unwatched, logs);
   // forceCloseConnections: stopping (Ctrl-C, the MCP client going away) cuts open connections at once;
   // otherwise a stream whose caller vanished holds close() for the 72 s keep-alive timeout
   const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 100 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true });
@@ -133,6 +144,8 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
     void reply.status(404).send(e.toEnvelope());
   });
 
+  logRequests(app, logs);
+  registerLogRoutes(app, logs);
   registerRecordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   const accounts = new Accounts(ctx.db.internal);
@@ -141,6 +154,15 @@ export async function buildApp(ctx: BackendContext, opts: AppOptions): Promise<F
   registerTableRoutes(app, ctx);
   registerStorageRoutes(app, ctx, opts.storage);
   registerAiRoutes(app, opts.ai ?? {});
-  registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined) });
+  const secrets = new SecretStore(ctx.db.internal, ctx.keys.encryptionKey);
+  registerSecretRoutes(app, secrets);
+  const invoke = registerFunctionRoutes(app, ctx, { settings: opts.functions ?? {}, log: opts.log ?? (() => undefined), secrets: () => secrets.environment(), logs });
+  // schedules run once the backend listens (their functions call back into it) and stop with it
+  const schedules = new ScheduleStore(ctx.db.internal);
+  const scheduler = new Scheduler(schedules, invoke, opts.log ?? (() => undefined));
+  const functionExists = async (slug: string) => (await ctx.db.internal.query('SELECT 1 FROM functions.definitions WHERE slug = $1', [slug])).rows.length > 0;
+  registerScheduleRoutes(app, schedules, scheduler, functionExists);
+  app.addHook('onListen', async () => scheduler.start().catch((err: Error) => opts.log?.(`schedules could not start: ${err.message}`)));
+  app.addHook('onClose', async () => scheduler.stop());
   return app;
 }

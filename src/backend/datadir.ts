@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Secrets the backend needs; generated once per data dir and kept there with mode 0600. */
@@ -8,7 +8,17 @@ export interface BackendKeys {
   apiKey: string;
   anonKey: string;
   jwtSecret: string;
+  /** HMAC key for signed file URLs (storage/signed-urls.ts). */
+  urlSigningKey: string;
+  /** AES-256-GCM key for function secrets (secrets/), like InsForge's ENCRYPTION_KEY; base64url of 32 bytes. */
+  encryptionKey: string;
 }
+
+/** Keys added after the first release: a data dir made before them gets them at its next start. */
+const addedKeys = (): Pick<BackendKeys, 'urlSigningKey' | 'encryptionKey'> => ({
+  urlSigningKey: randomBytes(32).toString('base64url'),
+  encryptionKey: randomBytes(32).toString('base64url'),
+});
 
 export const KEYS_FILE = 'keys.json';
 const LOCK_FILE = 'backend.lock';
@@ -68,6 +78,7 @@ export async function loadKeys(dir: string, fixed: { apiKey?: string; anonKey?: 
       apiKey: `ik_${randomBytes(24).toString('hex')}`,
       anonKey: `anon_${randomBytes(24).toString('hex')}`,
       jwtSecret: randomBytes(48).toString('base64url'),
+      ...addedKeys(),
     };
     // Written whole beside it and linked into place: a process killed meanwhile leaves no half file,
     // and link() fails if it exists, so of two first starts racing, the loser re-reads the winner's.
@@ -82,6 +93,13 @@ export async function loadKeys(dir: string, fixed: { apiKey?: string; anonKey?: 
     } finally {
       await rm(temp, { force: true });
     }
+  }
+  if (!stored.urlSigningKey || !stored.encryptionKey) {
+    // called with the data dir's lock held: no other process writes keys.json meanwhile
+    stored = { ...addedKeys(), ...stored };
+    const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(temp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    await rename(temp, path);
   }
   await chmod(path, 0o600);
   return {

@@ -3,7 +3,7 @@ import { HttpTransport, type HttpRequest, type StreamResponse } from './request.
 import { multipartBody } from './multipart.js';
 import { backendMetadata, tableFrom, type BackendMetadata, type TableDetail } from './metadata.js';
 import { chatBody, imagesFrom, readChatStream, type ChatRequest, type ChatResult, type GeneratedImage } from './ai.js';
-import { ADMIN_ROUTES, ROUTES, STORAGE_ROUTES, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
+import { ADMIN_ROUTES, BACKEND_DOCS, docsRoute, LOG_ROUTES, ROUTES, STORAGE_ROUTES, type LogSource, authHeaders, dialectFromHealth, type AuthMode, type Credentials, type Dialect } from './routes.js';
 import { columnsOf, toSearchParams, type Filter, type ReadQuery } from './filters.js';
 import { BackendError, ConnectionRefused } from './errors.js';
 import { bucketFrom, storedObject, type Bucket, type StoredObject } from './storage.js';
@@ -263,6 +263,14 @@ export class InsForgeClient {
     });
   }
 
+  /** A URL to hand out: signed until expiresAt when the backend signs it, else its plain URL (expiresAt null). */
+  async getFileUrl(bucket: string, key: string, expiresIn: number | undefined, signal?: AbortSignal): Promise<{ url: string; expiresAt: string | null; signed: boolean }> {
+    const params = new URLSearchParams(expiresIn !== undefined ? { expiresIn: String(expiresIn) } : {});
+    const body = (await this.call({ method: 'GET', path: STORAGE_ROUTES.downloadStrategy(bucket, key), params, signal, auth: 'session' })) as { method?: unknown; url?: unknown; expiresAt?: unknown };
+    const expiresAt = typeof body?.expiresAt === 'string' ? body.expiresAt : null;
+    return { url: String(body?.url), expiresAt, signed: body?.method === 'presigned' };
+  }
+
   deleteFile(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     return this.call({ method: 'DELETE', path: STORAGE_ROUTES.object(bucket, key), signal, auth: 'session', idempotent: true }) as Promise<Record<string, unknown>>;
   }
@@ -348,6 +356,89 @@ export class InsForgeClient {
     return authHeaders(await this.resolveDialect(signal), { anonKey }, 'anon');
   }
 
+  /** The anon key (public: it goes into the app): the configured one, else the backend tells it to the admin key. */
+  async anonKey(signal?: AbortSignal): Promise<string | undefined> {
+    const target = await this.target();
+    if (target.anonKey || this.identity.exclusive || !target.apiKey) return target.anonKey;
+    return this.fetchAnonKey(target, signal);
+  }
+
+  /**
+   * The backend's own guide on a topic, where it has one: its text, or why it did not answer
+   * (undefined when this backend has no guides at all, as the embedded one).
+   */
+  async backendDocs(topic: string, signal?: AbortSignal): Promise<{ text: string } | { failed: string } | undefined> {
+    const type = BACKEND_DOCS[await this.resolveDialect(signal)]?.[topic];
+    if (!type) return undefined;
+    try {
+      const body = (await this.call({ method: 'GET', path: docsRoute(type), signal, auth: 'admin' })) as { content?: unknown };
+      return typeof body?.content === 'string' && body.content.trim() ? { text: body.content } : { failed: 'it answered no content' };
+    } catch (err) {
+      if (err instanceof BackendError) return { failed: `${docsRoute(type)} answered ${err.status}` };
+      throw err;
+    }
+  }
+
+  /** Newest first, in one shape: {timestamp, message, …fields}. `since` is applied here too (InsForge has no such filter). */
+  async getLogs(source: LogSource, q: { limit: number; since?: string; search?: string }, signal?: AbortSignal): Promise<{ entries: LogEntry[]; total?: number }> {
+    const route = LOG_ROUTES[await this.resolveDialect(signal)][source];
+    const search = q.search ?? route.search;
+    const params = new URLSearchParams({ limit: String(q.limit), ...(q.since ? { since: q.since } : {}) });
+    let raw: Record<string, unknown>[];
+    let total: number | undefined;
+    if (search) {
+      params.set('q', search);
+      params.set('source', route.source);
+      raw = ((await this.call({ method: 'GET', path: ADMIN_ROUTES.logSearch, params, signal, auth: 'admin' })) as Record<string, unknown>[]) ?? [];
+    } else {
+      const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.logs(route.source), params, signal, auth: 'admin' })) as { logs?: Record<string, unknown>[]; total?: number };
+      raw = body?.logs ?? [];
+      total = typeof body?.total === 'number' ? body.total : undefined;
+    }
+    const since = q.since ? new Date(q.since).getTime() : undefined;
+    const entries = raw.map(logEntry).filter((e) => since === undefined || new Date(e.timestamp).getTime() > since);
+    entries.sort((a, b) => (a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0));
+    return { entries: entries.slice(0, q.limit), ...(total !== undefined && since === undefined ? { total } : {}) };
+  }
+
+  async listSchedules(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    return ((await this.call({ method: 'GET', path: ADMIN_ROUTES.schedules, signal, auth: 'admin' })) as Record<string, unknown>[]) ?? [];
+  }
+
+  /** A schedule that POSTs `body` to the function at its URL on this backend; answers the stored schedule. */
+  async createSchedule(functionSlug: string, cron: string, body: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const functionUrl = `${await this.baseUrl()}/functions/${encodeURIComponent(functionSlug)}`;
+    const json = { name: `${functionSlug} on ${cron}`, cronSchedule: cron, functionUrl, httpMethod: 'POST', ...(body ? { body } : {}) };
+    const { id } = (await this.call({ method: 'POST', path: ADMIN_ROUTES.schedules, json, signal, auth: 'admin' })) as { id: string };
+    return (await this.call({ method: 'GET', path: ADMIN_ROUTES.schedule(id), signal, auth: 'admin' })) as Record<string, unknown>;
+  }
+
+  async deleteSchedule(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call({ method: 'DELETE', path: ADMIN_ROUTES.schedule(id), signal, auth: 'admin', idempotent: true });
+  }
+
+  /** Names and dates only: no backend route of this client asks for a value. */
+  async listSecrets(signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const body = (await this.call({ method: 'GET', path: ADMIN_ROUTES.secrets, signal, auth: 'admin' })) as { secrets?: Record<string, unknown>[] };
+    return (body?.secrets ?? []).filter((s) => s.isActive !== false).map(({ value: _value, ...s }) => s);
+  }
+
+  /** Creates the secret, or changes its value when the name exists. */
+  async setSecret(key: string, value: string, signal?: AbortSignal): Promise<{ created: boolean }> {
+    try {
+      await this.call({ method: 'POST', path: ADMIN_ROUTES.secrets, json: { key, value }, signal, auth: 'admin' });
+      return { created: true };
+    } catch (err) {
+      if (!(err instanceof BackendError) || err.status !== 409) throw err;
+    }
+    await this.call({ method: 'PUT', path: ADMIN_ROUTES.secret(key), json: { value }, signal, auth: 'admin', idempotent: true });
+    return { created: false };
+  }
+
+  async deleteSecret(key: string, signal?: AbortSignal): Promise<void> {
+    await this.call({ method: 'DELETE', path: ADMIN_ROUTES.secret(key), signal, auth: 'admin', idempotent: true });
+  }
+
   async runSql(query: string, params: unknown[] | undefined, signal?: AbortSignal, opts: { readOnly?: boolean } = {}): Promise<RawSqlResult> {
     if (opts.readOnly && (await this.resolveDialect(signal)) === 'insforge-v2') {
       // InsForge's raw SQL route has no read-only switch, and a client-side check of SQL text is not a guarantee
@@ -417,6 +508,18 @@ export class InsForgeClient {
   async configuredKey(): Promise<'admin' | 'anon'> {
     return (await this.target()).apiKey ? 'admin' : 'anon';
   }
+}
+
+export interface LogEntry {
+  timestamp: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** InsForge's {id, timestamp, eventMessage, body} as {timestamp, message, …body}, without what repeats. */
+function logEntry(e: Record<string, unknown>): LogEntry {
+  const { id: _id, timestamp: _t, message: _m, ...fields } = (e.body && typeof e.body === 'object' ? e.body : {}) as Record<string, unknown>;
+  return { timestamp: String(e.timestamp), message: String(e.eventMessage ?? _m ?? ''), ...fields };
 }
 
 interface SendRequest {

@@ -51,12 +51,37 @@ export const ROUTES: Record<Dialect, RouteTable> = {
   },
 };
 
+/**
+ * InsForge's own guides (GET /api/docs/{type} → {type, content}) for the topics it has; the
+ * embedded backend serves none, and get-docs answers with its own guides.
+ */
+export const BACKEND_DOCS: Partial<Record<Dialect, Record<string, string>>> = {
+  'insforge-v2': { setup: 'instructions', auth: 'auth-sdk', database: 'db-sdk', storage: 'storage-sdk', functions: 'functions-sdk', ai: 'ai-integration-sdk' },
+};
+export const docsRoute = (type: string) => `/api/docs/${enc(type)}`;
+
+/** The log sources tools name. */
+export const LOG_SOURCES = ['api', 'functions', 'auth', 'database'] as const;
+export type LogSource = (typeof LOG_SOURCES)[number];
+
+/**
+ * Where each source's logs are: the embedded backend has the four; InsForge logs requests in its
+ * own log (insforge.logs, which holds auth events too: searched for "auth"), functions in
+ * function.logs, Postgres in postgres.logs.
+ */
+export const LOG_ROUTES: Record<Dialect, Record<LogSource, { source: string; search?: string }>> = {
+  documented: { api: { source: 'api' }, functions: { source: 'functions' }, auth: { source: 'auth' }, database: { source: 'database' } },
+  'insforge-v2': { api: { source: 'insforge.logs' }, functions: { source: 'function.logs' }, auth: { source: 'insforge.logs', search: 'auth' }, database: { source: 'postgres.logs' } },
+};
+
 /** Storage routes that both dialects share. Keys are sent encoded (`a%2Fb.txt`), which both accept. */
 export const STORAGE_ROUTES = {
   buckets: '/api/storage/buckets',
   bucket: (b: string) => `/api/storage/buckets/${enc(b)}`,
   objects: (b: string) => `/api/storage/buckets/${enc(b)}/objects`,
   object: (b: string, k: string) => `/api/storage/buckets/${enc(b)}/objects/${enc(k)}`,
+  /** How to download: a plain URL, or one signed for a while (what @insforge/sdk's createSignedUrl asks). */
+  downloadStrategy: (b: string, k: string) => `/api/storage/buckets/${enc(b)}/download-strategy/objects/${enc(k)}`,
 };
 
 /** Admin routes both dialects share (InsForge v2 paths; the embedded backend serves them too). */
@@ -72,6 +97,12 @@ export const ADMIN_ROUTES = {
   export: '/api/database/advance/export',
   anonKey: '/api/metadata/anon-key',
   rawSql: '/api/database/advance/rawsql',
+  logs: (source: string) => `/api/logs/${enc(source)}`,
+  logSearch: '/api/logs/search',
+  schedules: '/api/schedules',
+  schedule: (id: string) => `/api/schedules/${enc(id)}`,
+  secrets: '/api/secrets',
+  secret: (key: string) => `/api/secrets/${enc(key)}`,
 };
 
 export interface Credentials {

@@ -4,6 +4,7 @@ import { NAME, VERSION } from '../version.js';
 import type { ToolContext } from './context.js';
 import { ZodJsonSchemaValidator } from './json-schema-validator.js';
 import { registerTools, type Tool } from './tool.js';
+import { registerDocResources } from './tools/docs.js';
 import { describeMode, type Mode } from './toolsets.js';
 
 export function instructions(mode: Mode): string {
@@ -42,5 +43,6 @@ export function createMcpServer(opts: ServerOptions): McpServer {
     log: opts.log,
   };
   registerTools(server, ctx, opts.tools);
+  registerDocResources(server, ctx);
   return server;
 }

@@ -5,8 +5,12 @@ import { authTools, signOut, signOutReadOnly } from './tools/auth.js';
 import { storageTools } from './tools/storage.js';
 import { aiTools } from './tools/ai.js';
 import { functionTools } from './tools/functions.js';
+import { secretTools } from './tools/secrets.js';
+import { logTools } from './tools/logs.js';
+import { docTools } from './tools/docs.js';
+import { scheduleTools } from './tools/schedules.js';
 
-const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools];
+const ALL: Tool[] = [...metadataTools, ...databaseTools, ...authTools, ...storageTools, ...aiTools, ...functionTools, ...secretTools, ...scheduleTools, ...logTools, ...docTools];
 
 /** Every tool any mode can offer (for the listing computed at build time). */
 export const EVERY_TOOL: readonly Tool[] = [...ALL, runSqlReadOnly, signOutReadOnly];

@@ -128,5 +128,7 @@ describe.each(['documented', 'insforge-v2'] as const)('every tool on the embedde
     version: VERSION,
     missingDefault: true,
     privateFilesOwnerOnly: true,
+    signsPrivateUrls: true,
+    functionLogs: true,
   }));
 });

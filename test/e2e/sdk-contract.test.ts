@@ -401,6 +401,15 @@ describe.each(KINDS)('@insforge/sdk against the %s backend', (kind) => {
       const { data, error } = note('storage.createSignedUrl', await app.storage.from(docs).createSignedUrl('notes/hello.txt', 600));
       expect(error).toBeNull();
       expect(data!.signedUrl).toContain(`/api/storage/buckets/${docs}/objects/notes%2Fhello.txt`);
+      // the bucket is private: a signed URL works with no credentials (InsForge's local disk storage does not sign)
+      const fetched = await fetch(data!.signedUrl);
+      if (real) {
+        expect(data!.expiresAt).toBeNull();
+        expect(fetched.status).toBe(401);
+      } else {
+        expect(new Date(data!.expiresAt!).getTime()).toBeGreaterThan(Date.now() + 590_000);
+        expect(await fetched.text()).toBe(content);
+      }
     });
 
     it('lists', async () => {
@@ -528,6 +537,7 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
   'database.single (many)': ENVELOPE,
   'database.select (unknown table)': ENVELOPE,
   'database.select (unknown column)': ENVELOPE,
+  'storage.createSignedUrl': "the embedded backend signs a private bucket's URL (expiresAt is set); InsForge with local disk storage hands out its plain URL (expiresAt null), which needs credentials",
   'storage.list': "InsForge lists each object's database row too (mime_type, uploaded_at, uploaded_by, uploaded_via, etag, s3_access_key_id) and a nextActions hint; the embedded backend sends the fields the SDK's types name",
   'ai.images.generate': "the providers differ: InsForge makes images through OpenRouter's chat API (text and usage come back), the embedded backend through the provider's images API first (neither comes back)",
   'functions.invoke (unknown)': "the embedded backend answers its error envelope (error FUNCTION_NOT_FOUND); InsForge's Deno runtime answers {error: 'Function not found or not active'}",

@@ -29,7 +29,7 @@ describe.skipIf(!REAL)('every tool against the real InsForge backend', () => {
   let target: WalkTarget;
   beforeAll(async () => {
     const health = await realApi('/api/health');
-    target = { url: REAL!.url, env: (keys) => realEnv(keys), dialectArgs: ['--dialect', 'auto'], dialect: 'insforge-v2', version: health.json.version, missingDefault: await appliesMissingDefault(), privateFilesOwnerOnly: await privateFilesOwnerOnly() };
+    target = { url: REAL!.url, env: (keys) => realEnv(keys), dialectArgs: ['--dialect', 'auto'], dialect: 'insforge-v2', version: health.json.version, missingDefault: await appliesMissingDefault(), privateFilesOwnerOnly: await privateFilesOwnerOnly(), signsPrivateUrls: false, functionLogs: false };
   });
   defineWalk(() => target);
 });

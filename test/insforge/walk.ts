@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { RUN, Session } from './support.js';
+import { TEST_SECRET_VALUE } from '../support/backend.js';
 
 export interface WalkTarget {
   /** The backend's URL, as given to --url. */
@@ -31,6 +32,16 @@ export interface WalkTarget {
    * enables them (a fresh install leaves RLS off there: any signed-in user reads any private file).
    */
   privateFilesOwnerOnly: boolean;
+  /**
+   * Whether the backend signs download URLs of private buckets. The embedded backend does; InsForge
+   * 2.3.1 with local disk storage hands out its plain URL (only its S3 provider presigns).
+   */
+  signsPrivateUrls: boolean;
+  /**
+   * Whether the functions log holds each invocation. The embedded backend's does; InsForge 2.3.1's
+   * function.logs reads Deno Deploy's logs or its log files, which the CI install leaves empty.
+   */
+  functionLogs: boolean;
 }
 
 /** A 1×1 PNG. */
@@ -62,14 +73,14 @@ export function defineWalk(get: () => WalkTarget): void {
   });
   afterAll(async () => {
     await admin?.call('run-sql', { query: `drop table if exists ${T}, ${OWN}; drop function if exists ${FN}(int, int)`, confirm: true }).catch(() => undefined);
-    for (const fn of ['esm', 'cjs', 'throws']) await admin?.call('delete-function', { slug: slug(fn), confirm: true }, { error: true }).catch(() => undefined);
+    for (const fn of ['esm', 'cjs', 'throws', 'secret', 'sched']) await admin?.call('delete-function', { slug: slug(fn), confirm: true }, { error: true }).catch(() => undefined);
     await admin?.call('delete-bucket', { bucketName: B, confirm: true }, { error: true }).catch(() => undefined);
     await Promise.all([admin?.close(), anon?.close(), readOnly?.close()]);
   });
 
   it('get-backend-metadata: the backend, its dialect and its own version (D9)', async () => {
     const { data } = await admin.call('get-backend-metadata');
-    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version });
+    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version, anonKey: expect.any(String) });
   });
 
   it('run-sql: DDL answers with rows, never an output-schema error (D3); params; destructive SQL asks first', async () => {
@@ -159,7 +170,7 @@ export function defineWalk(get: () => WalkTarget): void {
     const compact = await admin.call('get-backend-metadata');
     expect(compact.data.tables[T]).toBe('id:integer pk, title:text, qty:integer, note:text');
     const { data } = await admin.call('get-backend-metadata', { verbose: true });
-    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version });
+    expect(data.backend).toEqual({ url: t.url, dialect: t.dialect, version: t.version, anonKey: expect.any(String) });
     expect(data.tables[T]).toMatchObject({ rlsEnabled: false, primaryKey: ['id'], policies: [], columns: expect.arrayContaining([expect.objectContaining({ columnName: 'id', isPrimaryKey: true })]) });
     expect(data.tables[OWN]).toMatchObject({
       rlsEnabled: true,
@@ -204,6 +215,19 @@ export function defineWalk(get: () => WalkTarget): void {
     expect((await admin.call('download-file', { bucket: B, key: 'admin/secret.txt' })).data.text).toBe('top secret');
     expect(blockTypes((await admin.call('download-file', { bucket: B, key: 'admin/dot.png' })).result)).toEqual(['text', 'image']);
     expect(blockTypes((await admin.call('download-file', { bucket: B, key: 'admin/blob.bin' })).result)).toEqual(['text', 'resource']);
+  });
+
+  it('get-file-url: a private file as a link that works without keys where the backend signs it', async () => {
+    const { data } = await admin.call('get-file-url', { bucket: B, key: 'admin/secret.txt', expiresIn: 600 });
+    const unauthenticated = await fetch(data.url);
+    if (t.signsPrivateUrls) {
+      expect(data).toEqual({ url: expect.stringContaining('signature='), expiresAt: expect.any(String), signed: true });
+      expect(await unauthenticated.text()).toBe('top secret');
+    } else {
+      expect(data).toEqual({ url: expect.stringContaining(`/api/storage/buckets/${B}/objects/admin%2Fsecret.txt`), expiresAt: null, signed: false, note: expect.stringContaining('public') });
+      expect(unauthenticated.status).toBe(401);
+    }
+    expect(await admin.error('get-file-url', { bucket: B, key: 'admin/never.txt' })).toMatchObject({ status: 404 });
   });
 
   it('auth: wrong password, sign-up, acting as the user under RLS, sign-out, sign-in', async () => {
@@ -256,10 +280,15 @@ export function defineWalk(get: () => WalkTarget): void {
     await readOnly.call('list-buckets');
     expect((await readOnly.call('list-files', { bucket: B, prefix: 'admin/' })).data.total).toBe(3);
     expect((await readOnly.call('download-file', { bucket: B, key: 'admin/secret.txt' })).data.text).toBe('top secret');
+    expect((await readOnly.call('get-file-url', { bucket: B, key: 'admin/secret.txt' })).data.signed).toBe(t.signsPrivateUrls);
     await readOnly.call('list-ai-models');
     await readOnly.call('chat-completion', { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'ro' }] });
     await readOnly.call('generate-image', { model: 'google/gemini-2.5-flash-image-preview', prompt: 'ro' });
     await readOnly.call('list-functions');
+    await readOnly.call('list-secrets');
+    await readOnly.call('list-schedules');
+    await readOnly.call('get-logs', { source: 'api', limit: 1 });
+    await readOnly.call('get-docs');
     expect(await readOnly.uncalled()).toEqual([]);
   });
 
@@ -304,10 +333,68 @@ export function defineWalk(get: () => WalkTarget): void {
     expect(JSON.stringify(thrown.data.body)).toContain('walk boom');
     expect(await admin.error('invoke-function', { slug: slug('never') })).toMatchObject({ status: 404, code: 'FUNCTION_NOT_FOUND' });
 
+    const logged = await admin.call('get-logs', { source: 'functions', search: 'walk boom' });
+    if (t.functionLogs) expect(logged.data.entries[0]).toMatchObject({ slug: slug('throws'), status: 500, error: expect.stringContaining('walk boom'), stack: expect.any(String) });
+    else expect(logged.data.entries).toEqual(expect.any(Array));
+
     const slugs = (await admin.call('list-functions')).data.functions.map((f: { slug: string }) => f.slug);
     expect(slugs).toEqual(expect.arrayContaining([slug('esm'), slug('cjs'), slug('throws')]));
     expect(await admin.error('delete-function', { slug: slug('cjs') })).toMatchObject({ status: 428 });
     for (const fn of ['esm', 'cjs', 'throws']) await admin.call('delete-function', { slug: slug(fn), confirm: true });
+  });
+
+  it('secrets: set (write-only), a function reads it, listed without its value, replaced, deleted (asks first)', async () => {
+    const name = `WALK_${s.toUpperCase()}_TOKEN`;
+    const value = TEST_SECRET_VALUE;
+    const set = await admin.call('set-secret', { key: name, value });
+    expect(set.data).toEqual({ key: name, created: true });
+    expect(set.text).not.toContain(value);
+    await admin.call('deploy-function', { slug: slug('secret'), code: `module.exports = async function () { return new Response(String(Deno.env.get('${name}'))) }` });
+    expect((await admin.call('invoke-function', { slug: slug('secret') })).data).toMatchObject({ status: 200, body: value });
+    const listed = await admin.call('list-secrets');
+    expect(listed.data.secrets).toEqual(expect.arrayContaining([expect.objectContaining({ key: name })]));
+    expect(listed.text).not.toContain(value);
+    expect((await admin.call('set-secret', { key: name, value: `${value}-2` })).data).toEqual({ key: name, created: false });
+    expect((await admin.call('invoke-function', { slug: slug('secret') })).data.body).toBe(`${value}-2`);
+    expect(await admin.error('delete-secret', { key: name })).toMatchObject({ status: 428 });
+    expect((await admin.call('delete-secret', { key: name, confirm: true })).data).toEqual({ deleted: true });
+    expect((await admin.call('list-secrets')).data.secrets.map((x: { key: string }) => x.key)).not.toContain(name);
+    expect((await admin.call('invoke-function', { slug: slug('secret') })).data.body).toBe('undefined');
+    await admin.call('delete-function', { slug: slug('secret'), confirm: true });
+  });
+
+  it("get-docs: the topics, and a guide; against InsForge its own guide where it answers, else ours, saying so", async () => {
+    const { data } = await admin.call('get-docs');
+    expect(data.topics.map((x: { topic: string }) => x.topic)).toEqual(expect.arrayContaining(['setup', 'database', 'rls']));
+    const guide = (await admin.call('get-docs', { topic: 'database' })).data;
+    if (guide.source === 'backend') expect(guide.text.length).toBeGreaterThan(100);
+    else expect(guide).toEqual({ topic: 'database', source: 'insforge-mcp', text: expect.stringContaining(t.url), ...(t.dialect === 'insforge-v2' ? { note: expect.stringContaining('/api/docs/db-sdk') } : {}) });
+    // the RLS recipes are this project's own, on every backend
+    expect((await admin.call('get-docs', { topic: 'rls' })).data).toMatchObject({ source: 'insforge-mcp', text: expect.stringContaining('auth.uid()') });
+  });
+
+  it('schedules: create one for a function, listed with its next run, deleted (asks first)', async () => {
+    await admin.call('deploy-function', { slug: slug('sched'), code: "module.exports = async function () { return new Response('scheduled') }" });
+    // once a year: it must not fire during the walk
+    const { data } = await admin.call('create-schedule', { functionSlug: slug('sched'), cron: '0 0 1 1 *', body: { from: 'walk' } });
+    expect(data.schedule).toMatchObject({ id: expect.any(String), cronSchedule: '0 0 1 1 *', functionUrl: `${t.url}/functions/${slug('sched')}`, httpMethod: 'POST', isActive: true, nextRun: expect.stringMatching(/-01-01T/) });
+    expect((await admin.call('list-schedules')).data.schedules).toEqual(expect.arrayContaining([expect.objectContaining({ id: data.schedule.id })]));
+    expect(await admin.error('delete-schedule', { id: data.schedule.id })).toMatchObject({ status: 428 });
+    expect((await admin.call('delete-schedule', { id: data.schedule.id, confirm: true })).data).toEqual({ deleted: true });
+    expect((await admin.call('list-schedules')).data.schedules.map((x: { id: string }) => x.id)).not.toContain(data.schedule.id);
+    await admin.call('delete-function', { slug: slug('sched'), confirm: true });
+  });
+
+  it('get-logs: every source answers entries in one shape, newest first', async () => {
+    for (const source of ['api', 'functions', 'auth', 'database']) {
+      const { data } = await admin.call('get-logs', { source, limit: 5 });
+      expect(data, source).toMatchObject({ source, entries: expect.any(Array), truncated: false });
+      for (const e of data.entries) expect(e, source).toMatchObject({ timestamp: expect.any(String), message: expect.any(String) });
+      const times = data.entries.map((e: { timestamp: string }) => e.timestamp);
+      expect(times, source).toEqual([...times].sort().reverse());
+    }
+    const since = new Date(Date.now() - 60_000).toISOString();
+    for (const e of (await admin.call('get-logs', { source: 'api', since })).data.entries) expect(e.timestamp > since).toBe(true);
   });
 
   it('annotations: sign-out is not read-only, delete-file is destructive', async () => {

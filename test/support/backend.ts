@@ -6,6 +6,8 @@ import { startBackend, type BackendOptions, type RunningBackend } from '../../sr
 
 export const TEST_API_KEY = 'ik_test_admin_key_0123456789abcdef';
 export const TEST_ANON_KEY = 'anon_test_anon_key_0123456789abcdef';
+/** A function secret's value in the tests: write-only, so .ci/run fails if it is ever printed. */
+export const TEST_SECRET_VALUE = 'sk_test_secret_value_9f8e7d6c5b4a';
 
 export type DbKind = 'pglite' | 'postgres';
 

@@ -3,6 +3,8 @@ import { boundarySql } from './boundary.js';
 import { AUTH_SCHEMA_SQL } from '../auth/accounts.js';
 import { STORAGE_SCHEMA_SQL } from '../storage/schema.js';
 import { FUNCTIONS_SCHEMA_SQL } from '../functions/store.js';
+import { SECRETS_SCHEMA_SQL } from '../secrets/store.js';
+import { SCHEDULES_SCHEMA_SQL } from '../schedules/store.js';
 import { TABLES_SCHEMA_SQL } from './tables.js';
 
 /**
@@ -69,6 +71,8 @@ export async function bootstrap(db: Database & { sessionRole?: string }): Promis
   await q.exec(AUTH_SCHEMA_SQL);
   await q.exec(STORAGE_SCHEMA_SQL);
   await q.exec(FUNCTIONS_SCHEMA_SQL);
+  await q.exec(SECRETS_SCHEMA_SQL);
+  await q.exec(SCHEDULES_SCHEMA_SQL);
   await q.exec(TABLES_SCHEMA_SQL);
   // the request role calls the boundary functions and needs no role of its own: a membership an
   // older version granted goes

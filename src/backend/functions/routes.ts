@@ -5,7 +5,8 @@ import { disconnectSignal } from '../disconnect.js';
 import { requireAdmin, requireCaller } from '../caller.js';
 import type { BackendContext } from '../context.js';
 import { FunctionStore } from './store.js';
-import { FunctionRunner, InvocationAborted, type FunctionLimits } from './runner.js';
+import { FunctionRunner, InvocationAborted, type FunctionLimits, type FunctionRequest, type FunctionResponse } from './runner.js';
+import { clip, type LogBook } from '../logs/book.js';
 
 /** Settable per backend; undefined means the default. */
 export interface FunctionSettings {
@@ -18,7 +19,20 @@ export interface FunctionSettings {
 export interface FunctionsOptions {
   settings: FunctionSettings;
   log: (msg: string) => void;
+  /** The project's secrets by name, decrypted, for the function's environment. */
+  secrets?: () => Promise<Record<string, string>>;
+  /** Where each invocation's status, duration, console output and error go (the functions source). */
+  logs?: LogBook;
 }
+
+/** Console lines one invocation keeps in its functions log entry (each line at most 8 KiB). */
+const LOGGED_LINES = 100;
+
+/** What started an invocation, for its log entry. */
+export type Trigger = { kind: 'http' } | { kind: 'schedule'; scheduleId: string };
+
+/** Invokes a function as the schedules do: no credential, the schedule's method, headers and JSON body. */
+export type InvokeFunction = (slug: string, request: { method: string; headers: Record<string, string>; body?: unknown }, trigger: Trigger) => Promise<{ status: number }>;
 
 export const DEFAULT_LIMITS: FunctionLimits = { timeoutMs: 10_000, memoryMb: 64, maxConcurrent: 8 };
 
@@ -97,7 +111,7 @@ function callerToken(req: FastifyRequest): string | undefined {
  * Functions: admin CRUD at the InsForge v2 paths, and invocation at the documented
  * `POST /api/functions/{slug}` (any valid key) and v2's open `ANY /functions/{slug}`.
  */
-export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext, opts: FunctionsOptions): void {
+export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext, opts: FunctionsOptions): InvokeFunction {
   const store = new FunctionStore(ctx.db.internal);
   const { settings } = opts;
   const runner = new FunctionRunner(
@@ -151,22 +165,52 @@ export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext
     return { success: true, message: `Function ${req.params.slug} deleted successfully` };
   });
 
-  const invoke = async (req: SlugRequest, reply: FastifyReply) => {
-    const name = req.params.slug;
+  /** Runs one invocation and logs it (functions source), whatever its outcome. */
+  const run = async (name: string, request: FunctionRequest, token: string | undefined, trigger: Trigger, signal?: AbortSignal): Promise<FunctionResponse> => {
     // looked up outside any transaction: the function may call back into the backend
     const code = await store.activeCode(name);
     if (code === undefined) throw new ApiError(404, 'FUNCTION_NOT_FOUND', `Function "${name}" not found or not active`, 'List the functions with GET /api/functions; a draft must be set to "active" first.');
     const baseUrl = selfUrl(app);
-    const token = callerToken(req);
     // What InsForge gives its functions too (INSFORGE_INTERNAL_URL is its name for the backend seen
     // from the functions runtime; ANON_KEY is public), and the caller's own credential. Never the
-    // admin key unless the caller sent it. The project's secrets will join these (issue 17).
-    const env: Record<string, string> = { INSFORGE_BASE_URL: baseUrl, INSFORGE_INTERNAL_URL: baseUrl, ANON_KEY: ctx.keys.anonKey, ...(token ? { INSFORGE_TOKEN: token } : {}) };
+    // admin key unless the caller sent it. The project's secrets come first, so they cannot replace these.
+    const secrets = (await opts.secrets?.()) ?? {};
+    const env: Record<string, string> = { ...secrets, INSFORGE_BASE_URL: baseUrl, INSFORGE_INTERNAL_URL: baseUrl, ANON_KEY: ctx.keys.anonKey, ...(token ? { INSFORGE_TOKEN: token } : {}) };
+    const output: string[] = [];
+    const started = performance.now();
+    const logged = (status: number, error?: ApiError) => {
+      const durationMs = Math.round(performance.now() - started);
+      const stack = typeof error?.extra.details === 'string' ? clip(error.extra.details) : undefined;
+      opts.logs?.add('functions', `${name} ${request.method} ${status} ${durationMs}ms${error ? `: ${error.message}` : ''}`, {
+        slug: name,
+        method: request.method,
+        status,
+        durationMs,
+        trigger: trigger.kind,
+        ...(trigger.kind === 'schedule' ? { scheduleId: trigger.scheduleId } : {}),
+        output,
+        ...(error ? { error: clip(error.message, 2048), ...(stack ? { stack } : {}) } : {}),
+      });
+    };
+    try {
+      const res = await runner.invoke(name, code, { ...request, url: `${baseUrl}${request.url}` }, env, signal, (line) => {
+        if (output.length < LOGGED_LINES) output.push(line);
+      });
+      logged(res.status);
+      return res;
+    } catch (err) {
+      if (err instanceof ApiError) logged(err.statusCode, err);
+      else if (err instanceof InvocationAborted) logged(499, new ApiError(499, 'CLIENT_CLOSED', 'the caller went away before the function answered'));
+      throw err;
+    }
+  };
+
+  const invoke = async (req: SlugRequest, reply: FastifyReply) => {
     const headers = Object.entries(req.headers).flatMap(([k, v]) => (HOP_BY_HOP.has(k) || v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one): [string, string] => [k, one])));
     const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength) : undefined;
     let res;
     try {
-      res = await runner.invoke(name, code, { method: req.method, url: `${baseUrl}${req.url}`, headers, body }, env, disconnectSignal(reply));
+      res = await run(req.params.slug, { method: req.method, url: req.url, headers, body }, callerToken(req), { kind: 'http' }, disconnectSignal(reply));
     } catch (err) {
       if (err instanceof InvocationAborted) return reply.hijack(); // nobody is listening any more
       throw err;
@@ -187,6 +231,14 @@ export function registerFunctionRoutes(app: FastifyInstance, ctx: BackendContext
     });
     raw.all('/functions/:slug', invoke);
   });
+
+  return async (slug, request, trigger) => {
+    const hasBody = request.body !== undefined && request.method !== 'GET';
+    const json = hasBody ? new TextEncoder().encode(JSON.stringify(request.body)) : undefined;
+    const headers = Object.entries({ ...(json ? { 'content-type': 'application/json' } : {}), ...request.headers }).filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase()));
+    const res = await run(slug, { method: request.method, url: `/functions/${encodeURIComponent(slug)}`, headers, body: json }, undefined, trigger);
+    return { status: res.status };
+  };
 }
 
 const toArray = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);

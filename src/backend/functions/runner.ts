@@ -92,9 +92,9 @@ export class FunctionRunner {
   ) {}
 
   /** Runs the function on one request. Throws ApiError for a throw, a timeout, memory exhaustion or no Deno. */
-  async invoke(slug: string, code: string, request: FunctionRequest, env: Record<string, string>, signal?: AbortSignal): Promise<FunctionResponse> {
+  async invoke(slug: string, code: string, request: FunctionRequest, env: Record<string, string>, signal?: AbortSignal, onOutput?: (line: string) => void): Promise<FunctionResponse> {
     const body = request.body?.byteLength ? Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString('base64') : undefined;
-    const out = await this.run(slug, { mode: 'invoke', name: slug, code, request: { method: request.method, url: request.url, headers: request.headers, body }, env }, signal);
+    const out = await this.run(slug, { mode: 'invoke', name: slug, code, request: { method: request.method, url: request.url, headers: request.headers, body }, env }, signal, onOutput);
     if (!('status' in out)) throw new Error('the runtime answered a check to an invocation');
     return { status: out.status, headers: out.headers, body: Buffer.from(out.body, 'base64') };
   }
@@ -126,13 +126,14 @@ export class FunctionRunner {
     else this.active--;
   }
 
-  private async run(slug: string, input: Omit<RuntimeInput, 'nonce' | 'deadlineMs'>, signal?: AbortSignal): Promise<Exclude<RuntimeOutput, { ok: false }>> {
+  private async run(slug: string, input: Omit<RuntimeInput, 'nonce' | 'deadlineMs'>, signal?: AbortSignal, onOutput?: (line: string) => void): Promise<Exclude<RuntimeOutput, { ok: false }>> {
     await this.acquire();
     try {
       if (this.closed) throw new ApiError(503, 'FUNCTION_RUNTIME_UNAVAILABLE', 'The backend is shutting down', 'Retry once the backend is up again.');
       const sandbox = this.spare ?? (await this.start());
       this.spare = undefined;
       sandbox.label = slug;
+      sandbox.onOutput = onOutput;
       void this.start().then(
         (next) => {
           if (this.closed || this.spare) next.kill();

@@ -44,6 +44,8 @@ export class Sandbox {
   readonly outcome: Promise<Outcome>;
   /** Shown with the function's console output. */
   label = '(starting)';
+  /** Gets each line of the function's console output too (the functions log of its invocation). */
+  onOutput?: (line: string) => void;
   private readonly child: ChildProcess;
   private nonce?: Buffer;
   private answer?: Outcome;
@@ -151,6 +153,8 @@ export class Sandbox {
     if (this.logged >= this.limits.logBytes) return;
     this.logged += line.length;
     if (this.logged >= this.limits.logBytes) return this.log(`function ${this.label}: (further output dropped: over ${this.limits.logBytes} bytes)`);
-    this.log(`function ${this.label}: ${line.toString('utf8')}${truncated ? ' …(line truncated)' : ''}`);
+    const text = `${line.toString('utf8')}${truncated ? ' …(line truncated)' : ''}`;
+    this.onOutput?.(text);
+    this.log(`function ${this.label}: ${text}`);
   }
 }

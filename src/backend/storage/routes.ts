@@ -9,6 +9,7 @@ import { checkBucketName, checkKey, generateKey } from './keys.js';
 import { ObjectStore, OBJECT_COLUMNS, type DeleteOutcome, type ObjectRow } from './objects.js';
 import { openStorageDisk } from './recovery.js';
 import { receiveUpload, tooLarge } from './upload.js';
+import { SIGNED_URL_DEFAULT_SECONDS, SIGNED_URL_MAX_SECONDS, signObject, verifySignedQuery } from './signed-urls.js';
 
 export interface StorageOptions {
   /** Folder for object bytes, `<dataDir>/storage`. */
@@ -22,6 +23,11 @@ const FORM_OVERHEAD_BYTES = 1024 * 1024;
 
 /** Who reads a public bucket without sending any key: the database sees an anon request. */
 const PUBLIC_READER: Caller = { role: 'anon', claims: { role: 'anon' }, rateKey: 'anon' };
+/**
+ * Who reads through a valid signed URL: whoever minted it was allowed to read this object then, and
+ * the signature names exactly this bucket and key, so the read itself may pass RLS.
+ */
+const SIGNED_READER: Caller = { role: 'project_admin', claims: { role: 'project_admin' }, rateKey: 'signed-url' };
 
 interface BucketRow {
   name: string;
@@ -135,14 +141,14 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
   }
 
   /** An object the caller may download: public buckets need no key, private ones a user or the admin. */
-  async function readableObject(req: FastifyRequest, bucket: string, key: string): Promise<ObjectRow> {
-    const { access, object } = await ctx.runAs(req.caller ?? PUBLIC_READER, async (tx) => {
+  async function readableObject(req: FastifyRequest, bucket: string, key: string, signed = false): Promise<ObjectRow> {
+    const { access, object } = await ctx.runAs(signed ? SIGNED_READER : (req.caller ?? PUBLIC_READER), async (tx) => {
       const access = await bucketAccess(tx, bucket);
       const { rows } = await tx.query<ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM storage.objects WHERE bucket = $1 AND key = $2`, [bucket, key]);
       return { access, object: rows[0] };
     });
     if (!object) {
-      refusePrivate(bucket, access, req.caller);
+      if (!signed) refusePrivate(bucket, access, req.caller);
       throw objectNotFound(bucket, key);
     }
     return object;
@@ -152,7 +158,8 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
   async function download(req: FastifyRequest<BucketParams>, reply: FastifyReply) {
     const bucket = checkBucketName(req.params.bucket);
     const key = keyInUrl(req);
-    const opened = await store.open(bucket, () => readableObject(req, bucket, key));
+    const signed = verifySignedQuery(ctx.keys.urlSigningKey, bucket, key, req.query as Record<string, unknown>) === true;
+    const opened = await store.open(bucket, () => readableObject(req, bucket, key, signed));
     if (!opened) throw objectNotFound(bucket, key);
     const { row: object, file } = opened;
     let streaming = false;
@@ -269,14 +276,18 @@ export function registerStorageRoutes(app: FastifyInstance, ctx: BackendContext,
       return { method: 'direct', uploadUrl: objectUrl(req, bucket, key), key, confirmRequired: false };
     });
 
-    // …and how to download: a direct URL to GET …/objects/{key}, sent with the same credentials.
+    // …and how to download: a public bucket's plain URL; for a private one a URL signed for this
+    // object that needs no credentials until it expires (createSignedUrl in the SDK, get-file-url).
     const downloadStrategy = async (req: FastifyRequest<BucketParams>, reply: FastifyReply, key: string) => {
       const bucket = checkBucketName(req.params.bucket);
-      const expiresIn = (req.query as Record<string, unknown>).expiresIn ?? (req.body as { expiresIn?: unknown } | undefined)?.expiresIn;
-      if (expiresIn !== undefined) intParam(String(single(expiresIn)), 'expiresIn', 3600, 1, 604800);
+      const asked = (req.query as Record<string, unknown>).expiresIn ?? (req.body as { expiresIn?: unknown } | undefined)?.expiresIn;
+      const expiresIn = intParam(asked === undefined ? undefined : String(single(asked)), 'expiresIn', SIGNED_URL_DEFAULT_SECONDS, 1, SIGNED_URL_MAX_SECONDS);
       await readableObject(req, bucket, key);
+      const { public: isPublic } = await ctx.runAs(SIGNED_READER, (tx) => bucketAccess(tx, bucket));
       reply.header('Cache-Control', 'no-store');
-      return { method: 'direct', url: objectUrl(req, bucket, key) };
+      if (isPublic) return { method: 'direct', url: objectUrl(req, bucket, key), expiresAt: null };
+      const signed = signObject(ctx.keys.urlSigningKey, bucket, key, expiresIn);
+      return { method: 'presigned', url: `${objectUrl(req, bucket, key)}?${signed.query}`, expiresAt: signed.expiresAt.toISOString() };
     };
     scope.get('/api/storage/buckets/:bucket/download-strategy/objects/*', async (req: FastifyRequest<BucketParams>, reply) => downloadStrategy(req, reply, keyInUrl(req, '/download-strategy/objects/')));
     // the older form, POST …/objects/{key}/download-strategy, which the SDK falls back to

@@ -12,22 +12,24 @@ export const getBackendMetadata = defineTool(
   {
     name: 'get-backend-metadata',
     group: 'metadata',
-    description: 'Backend URL, version, tables with column types. verbose: keys, RLS, policies, SQL functions, buckets.',
+    description: 'Backend URL, anon key, version, tables with column types. verbose: keys, RLS, policies, SQL functions, buckets.',
     input: { verbose: z.boolean().optional() },
     output: { backend: z.record(z.string(), z.unknown()), tables: z.record(z.string(), z.unknown()), sqlFunctions: list.optional(), buckets: list.optional(), functions: list.optional() },
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   async (ctx, { verbose }, extra) => {
     const client = ctx.client();
-    const [metadata, dialect, version, url, notes] = await Promise.all([
+    const [metadata, dialect, version, url, notes, anonKey] = await Promise.all([
       client.getMetadata({ sqlFunctions: verbose }, extra.signal),
       client.resolveDialect(extra.signal),
       client.backendVersion(extra.signal),
       client.baseUrl(),
       client.backendNotes(),
+      client.anonKey(extra.signal).catch(() => undefined),
     ]);
     // notes: what the user should know about this backend, e.g. that it moved off its usual port
-    const backend = { url, dialect, version, ...(notes.length ? { notes } : {}) };
+    // the anon key is public (it goes into the app's config, see get-docs); the admin key never appears
+    const backend = { url, dialect, version, ...(anonKey ? { anonKey } : {}), ...(notes.length ? { notes } : {}) };
     if (!verbose) return ok({ backend, tables: compactTables(metadata.tables) });
     const tables = Object.fromEntries(metadata.tables.map(({ tableName, ...t }) => [tableName, t]));
     // comments, policy expressions and defaults are text anyone with DDL rights wrote

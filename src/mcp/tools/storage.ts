@@ -233,6 +233,23 @@ export const downloadFile = defineTool(
   },
 );
 
+export const getFileUrl = defineTool(
+  {
+    name: 'get-file-url',
+    group: 'storage',
+    description: 'A link to a file: public bucket, its URL; private, a URL signed to work without keys until it expires.',
+    input: { bucket, key, expiresIn: z.number().int().min(1).max(604800).optional().describe('Seconds a signed URL works; default 3600') },
+    output: { url: z.string(), expiresAt: z.string().nullable(), signed: z.boolean(), note: z.string().optional() },
+    annotations: READ,
+  },
+  async (ctx, args, extra) => {
+    const link = await ctx.client().getFileUrl(args.bucket, args.key, args.expiresIn, extra.signal);
+    // InsForge with local disk storage hands out its plain URL even for a private bucket
+    const note = link.signed ? undefined : 'Not signed: this URL works without keys only if the bucket is public.';
+    return ok({ ...link, ...(note ? { note } : {}) });
+  },
+);
+
 export const deleteFile = defineTool(
   {
     name: 'delete-file',
@@ -249,4 +266,4 @@ export const deleteFile = defineTool(
   },
 );
 
-export const storageTools = [listBuckets, createBucket, deleteBucket, listFiles, uploadFile, downloadFile, deleteFile];
+export const storageTools = [listBuckets, createBucket, deleteBucket, listFiles, uploadFile, downloadFile, getFileUrl, deleteFile];
