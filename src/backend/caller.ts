@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from './errors.js';
 import type { BackendKeys } from './datadir.js';
+import type { DbRole } from './db/boundary.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,7 +17,7 @@ declare module 'fastify' {
  */
 export const OPEN_ROUTE = { config: { tolerateBadCredentials: true } } as const;
 
-export type DbRole = 'anon' | 'authenticated' | 'project_admin';
+export type { DbRole };
 
 /** Who is asking, as the database will see it. */
 export interface Caller {

@@ -410,13 +410,20 @@ describe.each(DB_KINDS)('InsForge v2 routes on %s', (kind) => {
       expect((await b.api('/api/storage/buckets/nope/upload-strategy', { method: 'POST', json: { filename: 'x.txt' } })).status).toBe(404);
     });
 
-    it('download strategy (GET, and the older POST): a direct URL, not cached; 404 for a missing object', async () => {
+    it('download strategy (GET, and the older POST): a private file as a signed URL, not cached; 404 for a missing object', async () => {
       const url = `${b.url}/api/storage/buckets/vault/objects/dir%2Fa.txt`;
+      const signed = { method: 'presigned', url: expect.stringMatching(/\?expires=\d+&signature=[\w-]+$/), expiresAt: expect.any(String) };
       const get = await b.api('/api/storage/buckets/vault/download-strategy/objects/dir%2Fa.txt?expiresIn=600');
       expect(get.status).toBe(200);
-      expect(get.json).toEqual({ method: 'direct', url });
+      expect(get.json).toEqual(signed);
+      expect((get.json as { url: string }).url.startsWith(`${url}?`)).toBe(true);
+      const lifetime = Date.parse((get.json as { expiresAt: string }).expiresAt) - Date.now();
+      expect(lifetime).toBeGreaterThan(500_000);
+      expect(lifetime).toBeLessThanOrEqual(601_000);
       expect(get.headers.get('cache-control')).toBe('no-store');
-      expect((await b.api('/api/storage/buckets/vault/objects/dir%2Fa.txt/download-strategy', { method: 'POST', json: {} })).json).toEqual({ method: 'direct', url });
+      // the signed URL needs no credentials
+      expect((await fetch((get.json as { url: string }).url)).status).toBe(200);
+      expect((await b.api('/api/storage/buckets/vault/objects/dir%2Fa.txt/download-strategy', { method: 'POST', json: {} })).json).toEqual(signed);
       expect((await b.api('/api/storage/buckets/vault/download-strategy/objects/missing.txt')).json).toMatchObject({ statusCode: 404, error: 'STORAGE_NOT_FOUND' });
       expect((await b.api('/api/storage/buckets/vault/download-strategy/objects/dir%2Fa.txt', anon)).status).toBe(403);
       expect((await b.api('/api/storage/buckets/vault/objects/dir%2Fa.txt', { method: 'POST', json: {} })).status).toBe(404);

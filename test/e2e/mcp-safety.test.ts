@@ -50,7 +50,7 @@ describe('read-only mode and feature groups', () => {
     const { client, stderr } = await stdioClient(['--data-dir', await freshDataDir(), '--features', 'metadata,auth']);
     cleanups.push(() => client.close());
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(names).toEqual(['describe-table', 'get-backend-metadata', 'get-current-user', 'sign-in', 'sign-out', 'sign-up']);
+    expect(names).toEqual(['describe-table', 'get-backend-metadata', 'get-current-user', 'get-docs', 'get-logs', 'sign-in', 'sign-out', 'sign-up']);
     expect(stderr()).toContain('tool groups: metadata, auth');
   });
 

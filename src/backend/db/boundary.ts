@@ -18,7 +18,8 @@
  * at COMMIT, outside the boundary. Session state a statement leaves behind (settings, prepared
  * statements, cursors, LISTEN, advisory locks, temp tables) is discarded after every transaction.
  */
-import type { DbRole } from '../caller.js';
+/** The database roles a request may act as. */
+export type DbRole = 'anon' | 'authenticated' | 'project_admin';
 
 export const CALLER_ROLES: readonly DbRole[] = ['anon', 'authenticated', 'project_admin'];
 
