@@ -348,6 +348,8 @@ export class InsForgeClient {
    */
   private async invokeHeaders(signal?: AbortSignal): Promise<Record<string, string>> {
     if (this.identity.token) return { authorization: `Bearer ${this.identity.token}` };
+    // a client bound to its caller's own bearer (stateless HTTP) never falls back to the configured keys
+    if (this.identity.exclusive) throw new BackendError(401, 'AUTH_REQUIRED', 'This request carries no credential of its own', 'Send Authorization: Bearer <your token or key> with the request.');
     const target = await this.target();
     const anonKey = target.anonKey ?? (target.apiKey ? await this.fetchAnonKey(target, signal) : undefined);
     if (!anonKey) {

@@ -142,6 +142,8 @@ describe('the MCP HTTP endpoint fails closed', () => {
     cleanups.push(() => backend.close());
     const configured = InsForgeClient.create({ target: async () => ({ baseUrl: backend.url, apiKey: TEST_API_KEY, anonKey: TEST_ANON_KEY }), timeoutMs: 10_000 });
     cleanups.push(() => configured.close());
+    // a function that shows what credential it was called with
+    await configured.deployFunction('whoami', { code: 'export default async (req) => Response.json({ authorization: req.headers.get("authorization"), apikey: req.headers.get("apikey") });' });
     for (const authorization of [undefined, 'Basic YTpi']) {
       const mcp = createMcpServer({ client: configured, log: () => {}, tools: selectTools({ readOnly: false, features: FEATURE_NAMES }), mode: { readOnly: false, features: FEATURE_NAMES }, localFiles: false, stateless: { authorization } });
       const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
@@ -150,6 +152,9 @@ describe('the MCP HTTP endpoint fails closed', () => {
       await client.connect(clientSide);
       const res = await call(client, 'run-sql', { query: 'select current_user as who' }, { allowError: true });
       attempt(`stateless server, ${authorization ?? 'no'} Authorization, run-sql`, res.result.isError === true && !res.text.includes('project_admin'), `(${res.text.slice(0, 200)})`);
+      // invoke-function must not fall back to the configured anon key either
+      const invoked = await call(client, 'invoke-function', { slug: 'whoami' }, { allowError: true });
+      attempt(`stateless server, ${authorization ?? 'no'} Authorization, invoke-function`, invoked.result.isError === true && !invoked.text.includes(TEST_ANON_KEY), '(the function was called with a configured key)');
       await client.close();
     }
   });
