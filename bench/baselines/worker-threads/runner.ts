@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../../../src/backend/errors.js';
 import type { WorkerInput, WorkerOutput, WorkerRequest } from './worker.js';
@@ -23,21 +22,14 @@ export interface FunctionResponse {
 export class InvocationAborted extends Error {}
 
 /**
- * The worker script. The build emits it beside the CLI (dist/functions-worker.js; this module is
- * then a chunk in dist/chunks/). Running from source (tsx, vitest), Node 20 cannot load the .ts in a
- * worker, so it is compiled once with esbuild, a dev dependency wherever the sources run.
+ * The worker script, compiled from worker.ts with esbuild once (Node 20 cannot load the .ts in a
+ * worker). This runner is the functions runner from before the Deno sandbox, kept as the benchmark's
+ * baseline only: nothing builds it into dist/.
  */
 let scriptUrl: Promise<URL> | undefined;
 function workerScript(): Promise<URL> {
   return (scriptUrl ??= (async () => {
-    for (const built of ['./functions-worker.js', '../functions-worker.js']) {
-      const url = new URL(built, import.meta.url);
-      if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) return url;
-    }
     const source = new URL('./worker.ts', import.meta.url);
-    if (source.protocol !== 'file:' || !existsSync(fileURLToPath(source))) {
-      throw new Error(`functions-worker.js not found beside ${import.meta.url}; rebuild with npm run build`);
-    }
     const { transform } = await import('esbuild');
     const { code } = await transform(readFileSync(source, 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' });
     return new URL(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);

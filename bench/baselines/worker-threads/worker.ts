@@ -2,9 +2,9 @@
  * Runs one function invocation inside a worker thread, then the runner terminates the thread.
  * The runner starts the thread ahead of need (a warm spare), so the input comes as a message.
  *
- * It imports Node built-ins only and nothing from the rest of the backend: the build bundles it on
- * its own (dist/functions-worker.js), and from source the runner compiles this file on the fly, so
- * it must stand alone either way (see functions-runner.ts).
+ * It imports Node built-ins only and nothing from the rest of the backend: runner.ts compiles this
+ * file on its own, so it must stand alone. (The runner before the Deno sandbox, kept as the
+ * benchmark's baseline.)
  *
  * A function is either an ES module whose default export is `async (req: Request) => Response`
  * (also `export default { fetch }`), or InsForge's `module.exports = async function (request) {…}`.
